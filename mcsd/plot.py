@@ -1,0 +1,824 @@
+"""Figures from a result Dataset: fan charts, a shortage heat map, turning-point timing.
+
+Every function takes the ``xarray.Dataset`` that :func:`mcsd.simulate` returns (or one read
+back from netCDF), validates that the variables and coordinates it needs are there, and
+returns a :class:`matplotlib.figure.Figure`. Nothing here calls ``plt.show`` or selects a
+backend; the caller closes the figures it no longer needs (``plt.close(fig)``), except in
+:func:`save_figures`, which closes what it writes.
+
+>>> import matplotlib.pyplot as plt
+>>> fig = fan_chart(ds, regions=["yangtze", "national"])  # doctest: +SKIP
+>>> fig.savefig("yangtze.png", dpi=150); plt.close(fig)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.dates as mdates
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch, Rectangle
+from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+__all__ = [
+    "fan_chart",
+    "shortage_heatmap",
+    "turning_point_plot",
+    "scenario_comparison",
+    "save_figures",
+    "FIGURE_KINDS",
+    "FIGURE_FORMATS",
+]
+
+FIGURE_KINDS = ("fan", "shortage", "turning", "all")
+FIGURE_FORMATS = ("png", "svg", "pdf")
+DPI = 150
+
+#: The fan's quantiles: 0.05, 0.10, ..., 0.95 (nine nested bands and the median).
+FAN_QUANTILES = tuple(round(0.05 * k, 2) for k in range(1, 20))
+FAN_PAIRS = tuple((FAN_QUANTILES[k], FAN_QUANTILES[-1 - k]) for k in range(9))
+
+REGION_LABELS = {
+    "jingjin": "Jingjin (around Beijing)",
+    "yangtze": "Yangtze River Delta",
+    "gba": "Greater Bay Area",
+    "southwest_other": "Southwest and other",
+    "national": "National",
+}
+
+_QUANTILE_VARIABLES = ("occupancy", "demand", "supply", "unmet_demand")
+# study_table() column for each fan variable (unmet demand has no study counterpart)
+_STUDY_COLUMNS = {
+    "occupancy": "occupancy",
+    "demand": "demand_stock_mw",
+    "supply": "supply_stock_mw",
+}
+_VARIABLE_TITLES = {
+    "occupancy": "Occupancy",
+    "demand": "Served demand (stock)",
+    "supply": "Supply (stock)",
+    "unmet_demand": "Unmet demand",
+}
+_FAN_CMAP = "Reds"
+_NATIONAL_COLOUR = "black"
+
+
+# --- validation ---------------------------------------------------------------------------
+
+
+def _require(
+    ds: xr.Dataset,
+    needed_by: str,
+    variables: Iterable[str] = (),
+    coords: Iterable[str] = (),
+) -> None:
+    """Raise ValueError naming the first missing variable or coordinate."""
+    if not isinstance(ds, xr.Dataset):
+        raise ValueError(
+            f"{needed_by} needs an xarray.Dataset from mcsd.simulate, got {type(ds).__name__}"
+        )
+    for name in coords:
+        if name not in ds.coords:
+            raise ValueError(f"dataset has no coordinate '{name}' (needed by {needed_by})")
+    for name in variables:
+        if name not in ds.data_vars:
+            raise ValueError(f"dataset has no variable '{name}' (needed by {needed_by})")
+
+
+def _check_fan_quantiles(ds: xr.Dataset, needed_by: str) -> None:
+    present = np.asarray(ds["quantile"].values, dtype=float)
+    missing = [q for q in FAN_QUANTILES if not np.any(np.isclose(present, q, atol=1e-6))]
+    if missing:
+        names = ", ".join(f"{q:.2f}" for q in missing)
+        raise ValueError(
+            f"dataset lacks quantiles {names} (needed by {needed_by}: the fan needs "
+            "0.05, 0.10, ..., 0.95)"
+        )
+
+
+def _select_regions(ds: xr.Dataset, regions: str | Sequence[str] | None) -> list[str]:
+    available = [str(r) for r in ds["region"].values]
+    if regions is None:
+        return available
+    if isinstance(regions, str):
+        regions = [regions]
+    unknown = [r for r in regions if r not in available]
+    if unknown:
+        raise ValueError(
+            f"unknown region(s) {', '.join(map(repr, unknown))}; "
+            f"the dataset has {', '.join(available)}"
+        )
+    if not regions:
+        raise ValueError("regions is empty; pass None for all regions")
+    return list(regions)
+
+
+# --- small helpers ------------------------------------------------------------------------
+
+
+def _region_label(region: str) -> str:
+    return REGION_LABELS.get(region, region)
+
+
+def _quantile(da: xr.DataArray, q: float) -> xr.DataArray:
+    return da.sel({"quantile": q}, method="nearest")
+
+
+def _times(ds: xr.Dataset) -> np.ndarray:
+    return np.asarray(ds["time"].values, dtype="datetime64[ns]")
+
+
+def _base_time(ds: xr.Dataset) -> np.datetime64:
+    """The base (end of the month before the first on the time axis): the x-axis origin."""
+    first = pd.Timestamp(_times(ds)[0])
+    return np.datetime64((first.to_period("M") - 1).end_time.normalize(), "ns")
+
+
+def _horizon_label(ds: xr.Dataset) -> str:
+    return pd.Timestamp(_times(ds)[-1]).strftime("%b %Y")
+
+
+def _threshold(ds: xr.Dataset) -> float:
+    return float(ds.attrs.get("threshold", 0.8))
+
+
+def _format_date_axis(ax) -> None:
+    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+
+def _mw_formatter() -> FuncFormatter:
+    return FuncFormatter(lambda v, _pos: f"{v:,.0f}")
+
+
+def _format_value_axis(ax, variable: str, ds: xr.Dataset) -> None:
+    if variable == "occupancy":
+        ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+        ax.set_ylabel("occupancy (% of supply)")
+    else:
+        units = ds[variable].attrs.get("units", "MW")
+        ax.yaxis.set_major_formatter(_mw_formatter())
+        ax.set_ylabel(f"{variable.replace('_', ' ')} ({units})")
+
+
+def _panel_grid(n: int, width: float = 5.2, height: float = 3.4):
+    ncols = 1 if n == 1 else 2
+    nrows = int(np.ceil(n / ncols))
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(width * ncols, height * nrows + 0.9),
+        squeeze=False,
+        layout="constrained",
+    )
+    flat = list(axes.ravel())
+    for ax in flat[1:n]:
+        ax.sharex(flat[0])
+    spare = None
+    if len(flat) > n:
+        spare = flat[n]  # the free slot holds the legend
+        spare.set_axis_off()
+    for ax in flat[n + 1 :]:
+        ax.remove()
+    return fig, flat[:n], spare
+
+
+def _place_legend(fig: Figure, spare, handles, labels, ds: xr.Dataset | None) -> None:
+    """Legend in the free panel slot if there is one, else under the panels.
+
+    The run's provenance (priors, paths, seed, version) is the legend's title, so it
+    never collides with anything else.
+    """
+    title = _provenance(ds) if ds is not None else ""
+    if spare is not None:
+        legend = spare.legend(
+            handles, labels, loc="center", frameon=False, fontsize=10, title=title or None
+        )
+    else:
+        legend = fig.legend(
+            handles,
+            labels,
+            loc="outside lower center",
+            ncol=min(len(handles), 4),
+            frameon=False,
+            title=title or None,
+        )
+    if title:
+        legend.get_title().set_fontsize(8)
+        legend.get_title().set_color("0.4")
+
+
+def _provenance(ds: xr.Dataset) -> str:
+    parts = []
+    if "priors_name" in ds.attrs:
+        parts.append(f"priors {ds.attrs['priors_name']}")
+    if "n_paths" in ds.attrs:
+        parts.append(f"{int(ds.attrs['n_paths']):,} paths")
+    if "seed" in ds.attrs:
+        parts.append(f"seed {ds.attrs['seed']}")
+    if int(ds.attrs.get("point_mode", 0)):
+        parts.append("point mode")
+    if "mcsd_version" in ds.attrs:
+        parts.append(f"mcsd {ds.attrs['mcsd_version']}")
+    return ", ".join(parts)
+
+
+def _study_points(ds: xr.Dataset, study: bool | pd.DataFrame) -> pd.DataFrame | None:
+    """The study's year-end table to overlay, or None."""
+    if isinstance(study, pd.DataFrame):
+        return study
+    if study and str(ds.attrs.get("priors_name", "")).startswith("cic2025"):
+        from mcsd.study import study_table
+
+        return study_table()
+    return None
+
+
+# --- fan chart ----------------------------------------------------------------------------
+
+
+def fan_chart(
+    ds: xr.Dataset,
+    regions: str | Sequence[str] | None = None,
+    variable: str = "occupancy",
+    study: bool | pd.DataFrame = True,
+) -> Figure:
+    """Bank of England fan chart per region: nine nested 10% bands from 5% to 95%.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`mcsd.simulate` with ``variable`` on (region, time, quantile)
+        and the quantiles 0.05, 0.10, ..., 0.95.
+    regions : str or sequence of str, optional
+        Regions to draw, one panel each; default all (``national`` last).
+    variable : {"occupancy", "demand", "supply", "unmet_demand"}
+        Occupancy is drawn in percent with the shortage threshold; the others in MW.
+    study : bool or pandas.DataFrame
+        Overlay the study's year-end point forecast (``mcsd.study.study_table()``) when true
+        and ``ds.attrs["priors_name"]`` starts with ``"cic2025"``; a DataFrame with the same
+        columns is always drawn.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per region; each holds exactly nine ``fill_between`` collections.
+    """
+    name = "fan_chart"
+    if variable not in _QUANTILE_VARIABLES:
+        raise ValueError(
+            f"variable must be one of {', '.join(_QUANTILE_VARIABLES)}, got {variable!r}"
+        )
+    _require(ds, name, variables=[variable], coords=["region", "time", "quantile"])
+    _check_fan_quantiles(ds, name)
+    regions = _select_regions(ds, regions)
+    table = _study_points(ds, study)
+    column = _STUDY_COLUMNS.get(variable)
+    times = _times(ds)
+    base = _base_time(ds)
+    threshold = _threshold(ds)
+    cmap = plt.get_cmap(_FAN_CMAP)
+    band_colours = [cmap(0.15 + 0.07 * k) for k in range(len(FAN_PAIRS))]
+
+    fig, axes, spare = _panel_grid(len(regions))
+    da = ds[variable]
+    for ax, region in zip(axes, regions, strict=True):
+        dr = da.sel(region=region)
+        for (lo, hi), colour in zip(FAN_PAIRS, band_colours, strict=True):
+            ax.fill_between(
+                times,
+                _quantile(dr, lo).values,
+                _quantile(dr, hi).values,
+                color=colour,
+                linewidth=0,
+                label="5-95% range, 10% bands" if lo == FAN_PAIRS[0][0] else None,
+            )
+        ax.plot(times, _quantile(dr, 0.5).values, color="darkred", lw=1.8, label="median")
+        if variable == "occupancy":
+            ax.axhline(
+                threshold,
+                color="0.2",
+                ls="--",
+                lw=1.1,
+                label=f"{threshold:.0%} shortage threshold",
+            )
+        study_y = np.empty(0)
+        if table is not None and column is not None:
+            rows = table[table["region"] == region]
+            if len(rows):
+                ends = pd.to_datetime(rows["year"].astype(int).astype(str) + "-12-31")
+                keep = (ends >= pd.Timestamp(base)) & (ends <= pd.Timestamp(times[-1]))
+                if keep.any():
+                    study_y = rows.loc[keep.to_numpy(), column].to_numpy(dtype=float)
+                    ax.plot(
+                        ends[keep].to_numpy(),
+                        study_y,
+                        ls="none",
+                        marker="D",
+                        ms=5.5,
+                        mfc="white",
+                        mec="black",
+                        mew=1.2,
+                        label="study forecast (year end)",
+                        zorder=5,
+                        clip_on=False,
+                    )
+        ax.set_title(_region_label(region), fontsize=11)
+        _format_value_axis(ax, variable, ds)
+        _format_date_axis(ax)
+        ax.grid(axis="y", color="0.85", lw=0.6)
+        ax.set_xlim(base, times[-1])
+        if variable == "occupancy":
+            values = [
+                _quantile(dr, 0.05).values,
+                _quantile(dr, 0.95).values,
+                [threshold],
+                study_y,
+            ]
+            low = float(np.nanmin(np.concatenate(values)))
+            high = float(np.nanmax(np.concatenate(values)))
+            pad = 0.06 * max(high - low, 0.05)
+            ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.02))
+
+    handles, labels = _legend_items(axes)
+    _place_legend(fig, spare, handles, labels, ds)
+    fig.suptitle(f"{_VARIABLE_TITLES[variable]}: Monte Carlo fan chart", fontsize=13)
+    return fig
+
+
+def _legend_items(axes) -> tuple[list, list[str]]:
+    """Unique legend entries over all panels, in first-seen order."""
+    seen: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in seen:
+                seen[label] = handle
+    return list(seen.values()), list(seen.keys())
+
+
+# --- shortage heat map --------------------------------------------------------------------
+
+
+def _month_edges(times: np.ndarray) -> np.ndarray:
+    """Cell edges for month-end timestamps: the start of each month and the end of the last."""
+    stamps = pd.DatetimeIndex(times)
+    starts = stamps.to_period("M").start_time
+    last_end = (stamps[-1].to_period("M") + 1).start_time
+    return np.append(starts.to_numpy(), np.datetime64(last_end, "ns"))
+
+
+def shortage_heatmap(ds: xr.Dataset, se_tolerance: float = 0.01) -> Figure:
+    """P(shortage) by region and month as an image, hatching cells with a large MC error.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Needs ``p_shortage`` and ``p_shortage_se`` on (region, time).
+    se_tolerance : float
+        Cells whose Monte Carlo standard error ``p_shortage_se`` exceeds this (a
+        probability, 0.01 = one point) are hatched: more paths are needed to read them.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One image axes (a ``QuadMesh``), a colorbar, and one hatched ``Rectangle`` per
+        cell above the tolerance.
+    """
+    name = "shortage_heatmap"
+    _require(ds, name, variables=["p_shortage", "p_shortage_se"], coords=["region", "time"])
+    if not se_tolerance >= 0:
+        raise ValueError(f"se_tolerance must be >= 0, got {se_tolerance}")
+    regions = [str(r) for r in ds["region"].values]
+    times = _times(ds)
+    p = ds["p_shortage"].transpose("region", "time").values.astype(float)
+    se = ds["p_shortage_se"].transpose("region", "time").values.astype(float)
+
+    x_edges = mdates.date2num(_month_edges(times))
+    y_edges = np.arange(len(regions) + 1, dtype=float)
+    fig, ax = plt.subplots(figsize=(10.5, 1.0 + 0.55 * len(regions) + 1.3), layout="constrained")
+    mesh = ax.pcolormesh(
+        x_edges, y_edges, p, cmap="YlOrRd", vmin=0.0, vmax=1.0, edgecolors="white", lw=0.3
+    )
+    ax.xaxis_date()
+    ax.set_ylim(len(regions), 0)  # first region on top
+    ax.set_yticks(np.arange(len(regions)) + 0.5)
+    ax.set_yticklabels([_region_label(r) for r in regions])
+    if "national" in regions and len(regions) > 1:
+        k = regions.index("national")
+        ax.axhline(k, color="black", lw=1.2)
+    _format_date_axis(ax)
+
+    threshold = _threshold(ds)
+    bar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04)
+    bar.set_label(f"P(occupancy ≥ {threshold:.0%})")
+    bar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+
+    rows, cols = np.nonzero(np.nan_to_num(se, nan=np.inf) > se_tolerance)
+    for i, j in zip(rows, cols, strict=True):
+        ax.add_patch(
+            Rectangle(
+                (x_edges[j], i),
+                x_edges[j + 1] - x_edges[j],
+                1.0,
+                fill=False,
+                hatch="////",
+                edgecolor="0.25",
+                lw=0,
+            )
+        )
+    points = 100 * se_tolerance
+    unit = "percentage point" if points == 1 else "percentage points"
+    hatch_key = Patch(
+        facecolor="white",
+        edgecolor="0.25",
+        hatch="////",
+        label=f"hatched: Monte Carlo standard error > {points:g} {unit} (run more paths)",
+    )
+    fig.legend(
+        handles=[hatch_key],
+        loc="outside lower left",
+        frameon=False,
+        fontsize=9,
+    )
+    prov = _provenance(ds)
+    ax.set_title(
+        f"Probability of shortage (occupancy ≥ {threshold:.0%}) by region and month",
+        fontsize=12,
+    )
+    if prov:
+        ax.set_xlabel(f"month ({prov})", fontsize=9, color="0.3")
+    return fig
+
+
+# --- turning point ------------------------------------------------------------------------
+
+
+def _pct(p: float) -> str:
+    if 0 < p < 0.001:
+        return "<0.1%"
+    if 0.999 < p < 1:
+        return ">99.9%"
+    return f"{100 * p:.1f}%"
+
+
+def _region_colours(regions: Sequence[str]) -> dict[str, object]:
+    cycle = plt.get_cmap("tab10")
+    colours, k = {}, 0
+    for r in regions:
+        if r == "national":
+            colours[r] = _NATIONAL_COLOUR
+        else:
+            colours[r] = cycle(k % 10)
+            k += 1
+    return colours
+
+
+def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = None) -> Figure:
+    """When each region turns: the CDF of the turning point, and the share that never does.
+
+    The left panel draws P(turning point at or before t) as step lines; the right panel
+    shows ``p_no_turning_point`` (censored at the horizon) as one bar per region, labelled
+    with its percentage. Regions already in shortage at the base are marked in the legend
+    and with a star at the first month.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Needs ``turning_point_cdf`` (region, time), ``p_no_turning_point`` (region) and
+        ``in_shortage_at_base`` (region).
+    regions : str or sequence of str, optional
+        Default all.
+    """
+    name = "turning_point_plot"
+    _require(
+        ds,
+        name,
+        variables=["turning_point_cdf", "p_no_turning_point", "in_shortage_at_base"],
+        coords=["region", "time"],
+    )
+    regions = _select_regions(ds, regions)
+    times = _times(ds)
+    horizon = _horizon_label(ds)
+    colours = _region_colours(regions)
+
+    fig, (ax, axb) = plt.subplots(
+        1,
+        2,
+        figsize=(11.5, 4.8),
+        gridspec_kw={"width_ratios": [3.0, 1.25]},
+        layout="constrained",
+    )
+    flagged = []
+    base = _base_time(ds)
+    steps_x = np.concatenate([[base], times])
+    for region in regions:
+        cdf = ds["turning_point_cdf"].sel(region=region).values.astype(float)
+        at_base = bool(ds["in_shortage_at_base"].sel(region=region).values)
+        # P(turning point <= base) is 1 for a region already in shortage, else 0.
+        cdf = np.concatenate([[1.0 if at_base else 0.0], cdf])
+        label = _region_label(region) + (" — in shortage at base" if at_base else "")
+        national = region == "national"
+        ax.step(
+            steps_x,
+            cdf,
+            where="post",
+            color=colours[region],
+            lw=2.2 if national else 1.8,
+            ls="--" if national else "-",
+            label=label,
+        )
+        if at_base:
+            flagged.append(region)
+            ax.plot(
+                base,
+                cdf[0],
+                marker="*",
+                ms=13,
+                color=colours[region],
+                mec="black",
+                mew=0.6,
+                zorder=5,
+                clip_on=False,
+            )
+    ax.set_ylim(-0.02, 1.04)
+    ax.set_xlim(base, times[-1])
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_ylabel("P(turning point at or before month)")
+    _format_date_axis(ax)
+    ax.grid(color="0.88", lw=0.6)
+    threshold = _threshold(ds)
+    ax.set_title(f"Turning point: first month with occupancy ≥ {threshold:.0%}", fontsize=11)
+    handles, labels = ax.get_legend_handles_labels()
+    if flagged:
+        handles.append(
+            Line2D([], [], ls="none", marker="*", ms=11, color="0.5", mec="black", mew=0.6)
+        )
+        labels.append("already at or above the threshold at the base")
+    legend = fig.legend(
+        handles,
+        labels,
+        loc="outside lower center",
+        ncol=3,
+        frameon=False,
+        fontsize=9,
+        title=_provenance(ds) or None,
+    )
+    legend.get_title().set_fontsize(8)
+    legend.get_title().set_color("0.4")
+
+    censored = [float(ds["p_no_turning_point"].sel(region=r).values) for r in regions]
+    ypos = np.arange(len(regions))
+    axb.barh(ypos, censored, color=[colours[r] for r in regions], alpha=0.85, height=0.6)
+    for y, p in zip(ypos, censored, strict=True):
+        axb.text(min(p, 1.0) + 0.02, y, _pct(p), va="center", ha="left", fontsize=9, clip_on=False)
+    axb.set_yticks(ypos)
+    axb.set_yticklabels([_region_label(r) for r in regions], fontsize=9)
+    axb.set_ylim(len(regions) - 0.5, -0.5)
+    axb.set_xlim(0, 1.32)
+    axb.set_xticks([0, 0.5, 1.0])
+    axb.xaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    axb.set_xlabel("share of paths (censored)")
+    axb.set_title(f"No turning point by {horizon}", fontsize=11)
+    for side in ("top", "right"):
+        axb.spines[side].set_visible(False)
+    fig.suptitle("When does each region tip into shortage?", fontsize=13)
+    return fig
+
+
+# --- scenario comparison ------------------------------------------------------------------
+
+
+def scenario_comparison(
+    datasets: Mapping[str, xr.Dataset],
+    regions: str | Sequence[str] | None = None,
+    kind: str = "fan",
+    variable: str = "occupancy",
+) -> Figure:
+    """Compare scenarios per region: overlaid fans, or the change in P(shortage).
+
+    Parameters
+    ----------
+    datasets : mapping of str to xarray.Dataset
+        Scenario name -> result, the first being the reference (e.g. the base case).
+    regions : str or sequence of str, optional
+        Default: the regions present in every dataset, in the first one's order.
+    kind : {"fan", "difference"}
+        ``"fan"``: the median and the 5-95% band of ``variable`` per scenario, one colour
+        each. ``"difference"``: P(shortage) of each later scenario minus the first, with a
+        band of ±2 standard errors, ``sqrt(se_a**2 + se_b**2)`` (independent runs).
+    variable : str
+        The quantile variable for ``kind="fan"``.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One axes per region; the figure legend has one entry per scenario ("fan") or per
+        compared scenario ("difference").
+    """
+    name = "scenario_comparison"
+    if kind not in ("fan", "difference"):
+        raise ValueError(f"kind must be 'fan' or 'difference', got {kind!r}")
+    if not isinstance(datasets, Mapping) or not datasets:
+        raise ValueError("scenario_comparison needs a non-empty mapping of name -> Dataset")
+    if kind == "difference" and len(datasets) < 2:
+        raise ValueError("kind='difference' needs at least two datasets (the first is the base)")
+    for label, ds in datasets.items():
+        try:
+            if kind == "fan":
+                _require(ds, name, variables=[variable], coords=["region", "time", "quantile"])
+                present = np.asarray(ds["quantile"].values, dtype=float)
+                for q in (0.05, 0.5, 0.95):
+                    if not np.any(np.isclose(present, q, atol=1e-6)):
+                        raise ValueError(f"dataset lacks quantile {q:.2f} (needed by {name})")
+            else:
+                _require(
+                    ds, name, variables=["p_shortage", "p_shortage_se"], coords=["region", "time"]
+                )
+        except ValueError as err:
+            raise ValueError(f"scenario {label!r}: {err}") from None
+
+    names = list(datasets)
+    common = [
+        str(r)
+        for r in datasets[names[0]]["region"].values
+        if all(str(r) in set(map(str, d["region"].values)) for d in datasets.values())
+    ]
+    if not common:
+        raise ValueError("the datasets share no region")
+    if regions is None:
+        regions = common
+    else:
+        regions = [regions] if isinstance(regions, str) else list(regions)
+        unknown = [r for r in regions if r not in common]
+        if unknown:
+            raise ValueError(
+                f"region(s) {', '.join(map(repr, unknown))} not in every dataset; "
+                f"common regions: {', '.join(common)}"
+            )
+
+    colours = {n: plt.get_cmap("tab10")(k % 10) for k, n in enumerate(names)}
+    fig, axes, spare = _panel_grid(len(regions))
+    handles: list = []
+    labels: list[str] = []
+    first = datasets[names[0]]
+    if kind == "fan":
+        for label in names:
+            ds = datasets[label]
+            times = _times(ds)
+            for ax, region in zip(axes, regions, strict=True):
+                dr = ds[variable].sel(region=region)
+                ax.fill_between(
+                    times,
+                    _quantile(dr, 0.05).values,
+                    _quantile(dr, 0.95).values,
+                    color=colours[label],
+                    alpha=0.18,
+                    lw=0,
+                )
+                ax.plot(times, _quantile(dr, 0.5).values, color=colours[label], lw=1.8)
+            handles.append(
+                (
+                    Patch(facecolor=colours[label], alpha=0.25),
+                    Line2D([], [], color=colours[label], lw=1.8),
+                )
+            )
+            labels.append(label)
+        threshold = _threshold(first)
+        for ax, region in zip(axes, regions, strict=True):
+            if variable == "occupancy":
+                ax.axhline(threshold, color="0.2", ls="--", lw=1.0)
+                ax.annotate(
+                    f"{threshold:.0%} threshold",
+                    xy=(1.0, threshold),
+                    xycoords=("axes fraction", "data"),
+                    xytext=(-3, 3),
+                    textcoords="offset points",
+                    ha="right",
+                    va="bottom",
+                    fontsize=8,
+                    color="0.2",
+                )
+            _format_value_axis(ax, variable, first)
+            _finish_panel(ax, region, _base_time(first))
+        title = f"{_VARIABLE_TITLES.get(variable, variable)}: scenarios (median and 5-95% band)"
+    else:
+        ref = first
+        for label in names[1:]:
+            ds = datasets[label]
+            a, b = xr.align(
+                ref[["p_shortage", "p_shortage_se"]],
+                ds[["p_shortage", "p_shortage_se"]],
+                join="inner",
+            )
+            if a.sizes["time"] == 0:
+                raise ValueError(f"scenario {label!r} shares no month with {names[0]!r}")
+            times = _times(a)
+            for ax, region in zip(axes, regions, strict=True):
+                diff = (b["p_shortage"] - a["p_shortage"]).sel(region=region).values
+                se = np.hypot(
+                    a["p_shortage_se"].sel(region=region).values,
+                    b["p_shortage_se"].sel(region=region).values,
+                )
+                ax.fill_between(
+                    times, diff - 2 * se, diff + 2 * se, color=colours[label], alpha=0.2, lw=0
+                )
+                ax.plot(times, diff, color=colours[label], lw=1.8)
+            handles.append(
+                (
+                    Patch(facecolor=colours[label], alpha=0.25),
+                    Line2D([], [], color=colours[label], lw=1.8),
+                )
+            )
+            labels.append(f"{label} − {names[0]}")
+        for ax, region in zip(axes, regions, strict=True):
+            ax.axhline(0.0, color="0.3", lw=0.8)
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:+.0f}"))
+            ax.set_ylabel("Δ P(shortage) (percentage points)")
+            _finish_panel(ax, region, _base_time(first))
+        title = "Change in P(shortage) against " + repr(names[0]) + " (band: ±2 standard errors)"
+
+    _place_legend(fig, spare, handles, labels, None)
+    fig.suptitle(title, fontsize=13)
+    return fig
+
+
+def _finish_panel(ax, region: str, base: np.datetime64) -> None:
+    ax.set_title(_region_label(region), fontsize=11)
+    ax.set_xlim(left=base)
+    _format_date_axis(ax)
+    ax.grid(axis="y", color="0.85", lw=0.6)
+
+
+# --- files --------------------------------------------------------------------------------
+
+
+def _stem(out: Path) -> Path:
+    out = Path(out)
+    if out.suffix.lower().lstrip(".") in FIGURE_FORMATS:
+        return out.with_suffix("")
+    return out
+
+
+def save_figures(
+    ds: xr.Dataset,
+    kind: str,
+    out: Path,
+    formats: Sequence[str] = ("png",),
+) -> list[Path]:
+    """Write figures of one result to files and return their paths.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of :func:`mcsd.simulate`.
+    kind : {"fan", "shortage", "turning", "all"}
+        Which figure; ``"all"`` writes ``<stem>_fan``, ``<stem>_shortage`` and
+        ``<stem>_turning``.
+    out : pathlib.Path
+        Output path; a ``.png``/``.svg``/``.pdf`` suffix is replaced by each format's.
+        Missing parent folders are created.
+    formats : sequence of {"png", "svg", "pdf"}
+        One file per format and figure, at 150 dpi.
+    """
+    if kind not in FIGURE_KINDS:
+        raise ValueError(f"kind must be one of {', '.join(FIGURE_KINDS)}, got {kind!r}")
+    formats = [str(f).lower().lstrip(".") for f in formats]
+    bad = [f for f in formats if f not in FIGURE_FORMATS]
+    if bad or not formats:
+        raise ValueError(
+            f"formats must be among {', '.join(FIGURE_FORMATS)}, got {', '.join(bad) or 'none'}"
+        )
+    makers = {"fan": fan_chart, "shortage": shortage_heatmap, "turning": turning_point_plot}
+    chosen = list(makers) if kind == "all" else [kind]
+    # Validate everything before drawing anything, so a bad dataset writes no files.
+    needs = {
+        "fan": (["occupancy"], ["region", "time", "quantile"]),
+        "shortage": (["p_shortage", "p_shortage_se"], ["region", "time"]),
+        "turning": (
+            ["turning_point_cdf", "p_no_turning_point", "in_shortage_at_base"],
+            ["region", "time"],
+        ),
+    }
+    for k in chosen:
+        _require(ds, makers[k].__name__, variables=needs[k][0], coords=needs[k][1])
+    stem = _stem(Path(out))
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for k in chosen:
+        fig = makers[k](ds)
+        try:
+            base = stem.with_name(f"{stem.name}_{k}") if kind == "all" else stem
+            for fmt in formats:
+                path = base.with_name(f"{base.name}.{fmt}")
+                fig.savefig(path, dpi=DPI, format=fmt)
+                written.append(path)
+        finally:
+            plt.close(fig)
+    return written
