@@ -24,7 +24,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
 __all__ = [
     "fan_chart",
@@ -160,6 +160,8 @@ def _mw_formatter() -> FuncFormatter:
 
 def _format_value_axis(ax, variable: str, ds: xr.Dataset) -> None:
     if variable == "occupancy":
+        # whole-percent ticks only, so that 0-decimal labels never repeat
+        ax.yaxis.set_major_locator(MaxNLocator(nbins=7, steps=[1, 2, 5, 10]))
         ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
         ax.set_ylabel("occupancy (% of supply)")
     else:
@@ -739,7 +741,9 @@ def scenario_comparison(
             labels.append(f"{label} − {names[0]}")
         for ax, region in zip(axes, regions, strict=True):
             ax.axhline(0.0, color="0.3", lw=0.8)
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{100 * v:+.0f}"))
+            ax.yaxis.set_major_formatter(
+                FuncFormatter(lambda v, _pos: f"{100 * v:+.0f}" if round(100 * v) else "0")
+            )
             ax.set_ylabel("Δ P(shortage) (percentage points)")
             _finish_panel(ax, region, _base_time(first))
         title = "Change in P(shortage) against " + repr(names[0]) + " (band: ±2 standard errors)"

@@ -212,15 +212,15 @@ def _draw_delivery(plan: _Plan, priors: Priors, rng: Generator, n: int) -> np.nd
     P = plan.project_month.size
     dev = np.zeros((n, P))
     cancelled = np.zeros((n, P), dtype=bool)
-    for provider, sl in zip(priors.providers, plan.provider_slices):
-        np_ = sl.stop - sl.start
+    for provider, sl in zip(priors.providers, plan.provider_slices, strict=True):
+        k = sl.stop - sl.start
         factor = provider.delay_factor.frozen().rvs(size=n, random_state=rng)
-        if np_ == 0:
+        if k == 0:
             continue
-        cancelled[:, sl] = rng.random((n, np_)) < provider.cancellation_probability
+        cancelled[:, sl] = rng.random((n, k)) < provider.cancellation_probability
         dd = provider.delivery_delay_months
-        on_time = rng.random((n, np_)) < dd.p_on_time
-        late = np.asarray(dd.late.frozen().rvs(size=(n, np_), random_state=rng), dtype=float)
+        on_time = rng.random((n, k)) < dd.p_on_time
+        late = np.asarray(dd.late.frozen().rvs(size=(n, k), random_state=rng), dtype=float)
         dev[:, sl] = np.where(on_time, 0.0, late) * factor[:, None]
     region_factor = np.ones((n, plan.R))
     for i, region in enumerate(priors.regions):
@@ -274,7 +274,7 @@ def _occupancy(served: np.ndarray, supply: np.ndarray, req: np.ndarray) -> np.nd
 def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.ndarray]:
     """Run the monthly serving recursion on time-major (T, n, R) supply and increments.
 
-    Returns the four per-path outputs as (n, R + 1, T) arrays (national last).
+    Returns the four per-path outputs time-major, (T, n, R + 1) (national last).
     """
     T, n, R = inc.shape
     f = plan.spill
@@ -312,10 +312,7 @@ def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.nda
     dem[:, :, R] = dem[:, :, :R] @ np.ones(R)
     unm[:, :, R] = unm[:, :, :R] @ np.ones(R)
     occ[:, :, R] = _occupancy(dem[:, :, R], sup[:, :, R], req_tot)
-    return {
-        k: np.ascontiguousarray(v.transpose(1, 2, 0))
-        for k, v in (("occupancy", occ), ("demand", dem), ("supply", sup), ("unmet_demand", unm))
-    }
+    return {"occupancy": occ, "demand": dem, "supply": sup, "unmet_demand": unm}
 
 
 def _base_shortage(plan: _Plan) -> np.ndarray:
@@ -328,16 +325,18 @@ def _base_shortage(plan: _Plan) -> np.ndarray:
 
 
 def _turning_month(shortage: np.ndarray, sustain: int, at_base: np.ndarray) -> np.ndarray:
-    """First month (1-based) starting a run of ``sustain`` shortage months; 0 = none."""
-    n, R1, T = shortage.shape
+    """First month (1-based) starting a run of ``sustain`` shortage months; 0 = none.
+
+    ``shortage`` is time-major (T, n, R + 1); returns (n, R + 1) int64.
+    """
+    T, n, R1 = shortage.shape
     out = np.zeros((n, R1), dtype=np.int64)
     if sustain <= T:
-        c = np.concatenate(
-            [np.zeros((n, R1, 1), dtype=np.int64), np.cumsum(shortage, axis=2)], axis=2
-        )
-        run = (c[:, :, sustain:] - c[:, :, : T - sustain + 1]) == sustain  # (n, R1, T-s+1)
-        first = np.argmax(run, axis=2)
-        out = np.where(run.any(axis=2), first + 1, 0).astype(np.int64)
+        c = np.zeros((T + 1, n, R1), dtype=np.int32)
+        np.cumsum(shortage, axis=0, out=c[1:])
+        run = (c[sustain:] - c[: T - sustain + 1]) == sustain  # run starting at t, (T-s+1, ...)
+        first = np.argmax(run, axis=0)
+        out = np.where(run.any(axis=0), first + 1, 0).astype(np.int64)
     out[:, at_base] = 1
     return out
 
@@ -345,6 +344,7 @@ def _turning_month(shortage: np.ndarray, sustain: int, at_base: np.ndarray) -> n
 def _block(
     plan: _Plan, priors: Priors, rng: Generator, n: int, point: bool
 ) -> dict[str, np.ndarray]:
+    """One block of n paths; the four path outputs are time-major (T, n, R + 1)."""
     if point:
         m = np.ones((n, len(plan.multipliers), plan.n_years))
         ratio = np.ones((n, len(plan.shares)))
@@ -405,7 +405,10 @@ def reference_paths(
     """
     plan = _plan(priors)
     rng = Generator(PCG64(seed))
-    return _block(plan, priors, rng, int(n_paths), point)
+    out = _block(plan, priors, rng, int(n_paths), point)
+    for v in _PATH_VARS:
+        out[v] = np.ascontiguousarray(out[v].transpose(1, 2, 0))
+    return out
 
 
 def reference_simulate(
@@ -464,11 +467,11 @@ def reference_simulate(
         occ = out["occupancy"]
         if store is not None:
             for v in _PATH_VARS:
-                store[v][:, :, done : done + n] = out[v].transpose(1, 2, 0)
+                store[v][:, :, done : done + n] = out[v].transpose(2, 0, 1)
         for j, level in enumerate(levels):
-            exceed[:, :, j] += (occ >= level).sum(axis=0)
-        occ_sum += occ.sum(axis=0)
-        short += (occ >= plan.threshold).sum(axis=0)
+            exceed[:, :, j] += np.count_nonzero(occ >= level, axis=1).T
+        occ_sum += occ.sum(axis=1).T
+        short += np.count_nonzero(occ >= plan.threshold, axis=1).T
         tm = out["turning_month"]
         for r in range(R1):
             turn_hist[r] += np.bincount(tm[:, r], minlength=T + 1)

@@ -398,3 +398,13 @@ def test_syntax_error_in_a_base_names_the_base(tmp_path: Path) -> None:
     write(tmp_path, "s.toml", scenario(""))
     with pytest.raises(PriorsError, match=r"^tiny\.toml: line 7 is not valid TOML"):
         load_priors(tmp_path / "s.toml")
+
+
+@pytest.mark.parametrize(
+    "name", sorted(p.stem for p in builtin_priors_dir().glob("*.toml")) or ["cic2025"]
+)
+def test_every_shipped_priors_file_loads(name: str) -> None:
+    if not (builtin_priors_dir() / f"{name}.toml").is_file():
+        pytest.skip("no priors shipped yet")
+    p = load_priors(name)
+    assert p.name and len(p.sha256) == 64 and p.regions and p.buyers

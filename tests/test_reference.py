@@ -103,9 +103,7 @@ def hand_priors() -> Priors:
         (0.0, 0.0, 0.0, 0.0),
         (0.0, 0.0, 0.0, 0.0),
     )
-    return make_priors(
-        regions, buyers, providers, spill, horizon_month="2025-04", sustain_months=2
-    )
+    return make_priors(regions, buyers, providers, spill, horizon_month="2025-04", sustain_months=2)
 
 
 def test_point_mode_hand_arithmetic():
@@ -361,7 +359,6 @@ def test_general_marginal_through_copula():
 
 def test_demand_reaches_outputs():
     # huge supply: served demand at the end of year k minus year k-1 = inc * M[k] * ratio
-    pri, _ = corr_priors()
     pri = make_priors(
         [Region("r", "r", 0, 1e9)],
         [buyer("b1", {"r": {2025: 120, 2026: 240}}, Distribution("lognorm", {"s": 0.25}))],

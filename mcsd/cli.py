@@ -1,0 +1,214 @@
+"""The ``mcsd`` command: ``run``, ``check``, ``plot``.
+
+Exit codes: 0 success; 1 ``check`` ran but point mode differs from the study by more than
+1 MW; 2 bad input (priors, arguments, files) with one line on stderr and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mcsd.engine import DEFAULT_PATHS, DEFAULT_SEED
+
+DEFAULT_OUT = "mcsd_result.nc"
+CHECK_TOLERANCE_MW = 1.0
+
+
+class UsageError(Exception):
+    """A wrong command-line argument (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2 (argparse prints usage too)
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    return value
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from mcsd import __version__
+    from mcsd.plot_cli import register as register_plot
+
+    parser = _Parser(
+        prog="mcsd",
+        description="Monte Carlo uncertainty engine for compute-centre wholesale capacity.",
+    )
+    parser.add_argument("--version", action="version", version=f"mcsd {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = sub.add_parser("run", help="Monte Carlo run: summary table and a netCDF result")
+    run.add_argument("priors", nargs="?", help="priors TOML (default: the study's, cic2025)")
+    run.add_argument("--paths", type=_positive_int, default=DEFAULT_PATHS, help="path count")
+    run.add_argument("--seed", type=_integer, default=DEFAULT_SEED, help="random seed")
+    run.add_argument("--out", default=DEFAULT_OUT, help=f"result file (default {DEFAULT_OUT})")
+    run.add_argument("--threads", type=_positive_int, default=None, help="worker threads")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate priors; point mode beside the study's table")
+    check.add_argument("priors", nargs="?", help="priors TOML (default: the study's, cic2025)")
+    check.set_defaults(func=cmd_check)
+
+    register_plot(sub)
+    return parser
+
+
+def _year_end(ds, var: str) -> pd.DataFrame:
+    sel = ds[var].sel(time=ds.time.dt.month == 12)
+    frame = sel.to_pandas()
+    frame.columns = [pd.Timestamp(c).year for c in frame.columns]
+    return frame
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from mcsd.api import simulate
+    from mcsd.priors import load_priors
+    from mcsd.study import study_table
+
+    priors = load_priors(args.priors)
+    ds = simulate(priors, point=True)
+    demand = _year_end(ds.sel(quantile=0.5), "demand")
+    supply = _year_end(ds.sel(quantile=0.5), "supply")
+    study = study_table()
+    rows = []
+    for region in demand.index:
+        for year in demand.columns:
+            hit = study[(study.region == region) & (study.year == year)]
+            s_dem = float(hit.demand_stock_mw.iloc[0]) if len(hit) else np.nan
+            s_sup = float(hit.supply_stock_mw.iloc[0]) if len(hit) else np.nan
+            d, s = float(demand.loc[region, year]), float(supply.loc[region, year])
+            rows.append(
+                {
+                    "region": region,
+                    "year": year,
+                    "demand_mw": d,
+                    "study_demand_mw": s_dem,
+                    "diff_demand_mw": d - s_dem,
+                    "supply_mw": s,
+                    "study_supply_mw": s_sup,
+                    "diff_supply_mw": s - s_sup,
+                    "occupancy_pct": 100 * d / s if s > 0 else np.nan,
+                    "study_occupancy_pct": 100 * s_dem / s_sup,
+                }
+            )
+    table = pd.DataFrame(rows).set_index(["region", "year"])
+    print(f"priors {priors.name} ({priors.source_path}): valid")
+    print("point mode (every input at its median), year-end stocks beside the study's (MW):")
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(table.round(1).to_string())
+    compared = table.dropna(subset=["study_demand_mw"])
+    if compared.empty:
+        print("no region of these priors is in the study's table: nothing to compare")
+        return 0
+    worst = float(
+        np.max(np.abs(compared[["diff_demand_mw", "diff_supply_mw"]].to_numpy(dtype=float)))
+    )
+    ok = worst <= CHECK_TOLERANCE_MW
+    verdict = "within" if ok else "NOT within"
+    print(f"largest difference {worst:.3f} MW: {verdict} {CHECK_TOLERANCE_MW:g} MW of the study")
+    return 0 if ok else 1
+
+
+def summary_table(ds) -> pd.DataFrame:
+    """Per region: P(shortage) and P(turning point by) each year end, median turning month,
+    P(no turning point by the horizon)."""
+    p_short = _year_end(ds, "p_shortage")
+    cdf = _year_end(ds, "turning_point_cdf")
+    out = pd.DataFrame(index=p_short.index)
+    for year in p_short.columns:
+        out[f"P(short) {year}"] = p_short[year]
+    for year in cdf.columns:
+        out[f"P(turn by) {year}"] = cdf[year]
+    median = []
+    for region in ds.region.values:
+        c = ds.turning_point_cdf.sel(region=region)
+        hit = np.nonzero(c.values >= 0.5)[0]
+        median.append(
+            pd.Timestamp(ds.time.values[hit[0]]).strftime("%Y-%m") if hit.size else "none"
+        )
+    out["median turn"] = median
+    out["P(no turn)"] = ds.p_no_turning_point.to_pandas()
+    return out
+
+
+def _check_writable(out: Path) -> None:
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"mcsd run: error: output folder does not exist: {folder}")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"mcsd run: error: output folder is not writable: {folder}")
+    if out.is_dir():
+        raise UsageError(f"mcsd run: error: --out is a folder: {out}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from mcsd.api import simulate
+    from mcsd.priors import load_priors
+    from mcsd.results import write_netcdf
+
+    out = Path(args.out)
+    _check_writable(out)
+    priors = load_priors(args.priors)
+    ds = simulate(
+        priors,
+        n_paths=args.paths,
+        seed=args.seed,
+        threads=args.threads,
+        progress=False if args.quiet else None,
+    )
+    table = summary_table(ds)
+    print(
+        f"mcsd run: priors {priors.name}, {args.paths:,} paths, seed {args.seed}, "
+        f"threshold {priors.threshold:g}"
+    )
+    with pd.option_context("display.width", 200, "display.max_columns", 30):
+        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    se = float(ds.p_shortage_se.max())
+    print(f"largest Monte Carlo standard error of a P(short) cell: {se:.4f}")
+    write_netcdf(ds, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mcsd`` command; returns the exit code."""
+    from mcsd.priors import PriorsError
+    from mcsd.results import ResultFileError
+
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except UsageError as err:
+        print(str(err), file=sys.stderr)
+        return 2
+    except (PriorsError, ResultFileError) as err:
+        print(f"mcsd: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mcsd: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
