@@ -89,8 +89,9 @@ def simulate(
     if keep_paths or point:
         kept = (np.zeros((n, 4, r1, t)), np.zeros((n, r1), np.int64))
     if point:
+        assert kept is not None
         acc = run.new_accumulators()
-        acc.record(run.model, run.spec, run.group_seed_keys, 0, 1, True, 1, *kept)
+        acc.record(run.model, run.spec, run.group_seed_keys, 0, 1, True, 1, kept[0], kept[1])
     else:
         nthreads = default_threads() if threads is None else int(threads)
         if nthreads < 1:

@@ -13,7 +13,7 @@ backend; the caller closes the figures it no longer needs (``plt.close(fig)``), 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib.dates as mdates
@@ -338,11 +338,11 @@ def fan_chart(
         ax.grid(axis="y", color="0.85", lw=0.6)
         ax.set_xlim(base, times[-1])
         if variable == "occupancy":
-            values = [
-                _quantile(dr, 0.05).values,
-                _quantile(dr, 0.95).values,
-                [threshold],
-                study_y,
+            values: list[np.ndarray] = [
+                np.asarray(_quantile(dr, 0.05).values, dtype=float),
+                np.asarray(_quantile(dr, 0.95).values, dtype=float),
+                np.array([threshold], dtype=float),
+                np.asarray(study_y, dtype=float),
             ]
             low = float(np.nanmin(np.concatenate(values)))
             high = float(np.nanmax(np.concatenate(values)))
@@ -426,7 +426,7 @@ def shortage_heatmap(ds: xr.Dataset, se_tolerance: float = 0.01) -> Figure:
     for i, j in zip(rows, cols, strict=True):
         ax.add_patch(
             Rectangle(
-                (x_edges[j], i),
+                (float(x_edges[j]), float(i)),
                 x_edges[j + 1] - x_edges[j],
                 1.0,
                 fill=False,
@@ -472,7 +472,8 @@ def _pct(p: float) -> str:
 
 def _region_colours(regions: Sequence[str]) -> dict[str, object]:
     cycle = plt.get_cmap("tab10")
-    colours, k = {}, 0
+    colours: dict[str, object] = {}
+    k = 0
     for r in regions:
         if r == "national":
             colours[r] = _NATIONAL_COLOUR
@@ -799,7 +800,7 @@ def save_figures(
         raise ValueError(
             f"formats must be among {', '.join(FIGURE_FORMATS)}, got {', '.join(bad) or 'none'}"
         )
-    makers = {"fan": fan_chart, "shortage": shortage_heatmap, "turning": turning_point_plot}
+    makers: dict[str, Callable[[xr.Dataset], Figure]] = {"fan": fan_chart, "shortage": shortage_heatmap, "turning": turning_point_plot}
     chosen = list(makers) if kind == "all" else [kind]
     # Validate everything before drawing anything, so a bad dataset writes no files.
     needs = {
