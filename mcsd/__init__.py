@@ -17,3 +17,12 @@ __all__ = [
     "simulate",
     "write_netcdf",
 ]
+
+
+def __getattr__(name: str):
+    # Submodules loaded on first use, so `import mcsd` stays fast (no matplotlib).
+    if name in ("plot", "study", "reference"):
+        import importlib
+
+        return importlib.import_module(f"mcsd.{name}")
+    raise AttributeError(f"module 'mcsd' has no attribute {name!r}")
