@@ -46,6 +46,9 @@ def simulate(
     quantiles: Sequence[float] = tuple(DEFAULT_QUANTILES),
     levels: Sequence[float] = tuple(DEFAULT_LEVELS),
     progress: bool | None = None,
+    client=None,
+    keep_paths_store: str | os.PathLike | None = None,
+    batch_paths: int | None = None,
 ) -> xr.Dataset:
     """Monte Carlo (or point-mode) run of the regional stock model.
 
@@ -70,6 +73,14 @@ def simulate(
         0.001, exact).
     progress : bool or None
         Progress bar on stderr; None shows one for runs longer than about a second.
+    client : dask.distributed.Client or None
+        Run the paths as tasks on this Dask cluster (``mcsd.distributed``; needs the
+        ``dask`` extra). Same numbers, bit for bit, as a local run.
+    keep_paths_store : path or None
+        With ``client`` and ``keep_paths``: the zarr store (overwritten) that receives the
+        per-path cube, opened lazily in the result; default a new temporary folder.
+    batch_paths : int or None
+        With ``client``: paths per task (default chosen from n_paths and the worker count).
 
     Returns
     -------
@@ -86,12 +97,29 @@ def simulate(
     run = CompiledRun.build(p, int(seed))
     r1, t = run.model.n_regions + 1, run.model.n_months
     kept = None
-    if keep_paths or point:
+    # --- dask (mcsd.distributed) ---
+    distributed_run = client is not None and not point
+    path_store = None
+    if distributed_run and keep_paths:
+        from mcsd.distributed import default_store
+
+        path_store = str(keep_paths_store) if keep_paths_store is not None else default_store()
+        # zero-path template carrying the per-path variables' attributes
+        kept = (np.zeros((0, 4, r1, t)), np.zeros((0, r1), np.int64))
+    # --- end dask ---
+    if (keep_paths or point) and not distributed_run:
         kept = (np.zeros((n, 4, r1, t)), np.zeros((n, r1), np.int64))
     if point:
         assert kept is not None
         acc = run.new_accumulators()
         acc.record(run.model, run.spec, run.group_seed_keys, 0, 1, True, 1, kept[0], kept[1])
+    elif distributed_run:  # --- dask (mcsd.distributed) ---
+        from mcsd.distributed import run_distributed
+
+        with progress_bar(n, enabled=progress) as bar:
+            acc = run_distributed(
+                client, run, n, batch_paths, on_progress=bar, keep_store=path_store
+            )
     else:
         nthreads = default_threads() if threads is None else int(threads)
         if nthreads < 1:
@@ -111,6 +139,10 @@ def simulate(
     ds = build_dataset(
         p, finals, run.model.in_shortage_at_base, q, lv, attrs, kept if keep_paths else None
     )
+    if path_store is not None:  # --- dask (mcsd.distributed) ---
+        from mcsd.distributed import attach_paths
+
+        ds = attach_paths(ds, path_store)
     for k, v in widths.items():
         ds[k].attrs["max_quantile_error"] = v
     return ds

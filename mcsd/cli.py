@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -65,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=DEFAULT_OUT, help=f"result file (default {DEFAULT_OUT})")
     run.add_argument("--threads", type=_positive_int, default=None, help="worker threads")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    # --- dask (mcsd.distributed) ---
+    where = run.add_mutually_exclusive_group()
+    where.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS"
+    )
+    where.add_argument(
+        "--workers",
+        type=_positive_int,
+        metavar="N",
+        help="run on a local Dask cluster of N worker processes (started for the run)",
+    )
+    # --- end dask ---
     run.set_defaults(func=cmd_run)
 
     check = sub.add_parser("check", help="validate priors; point mode beside the study's table")
@@ -163,6 +177,30 @@ def _check_writable(out: Path) -> None:
         raise UsageError(f"mcsd run: error: --out is a folder: {out}")
 
 
+@contextmanager
+def _dask_client(args: argparse.Namespace) -> Iterator[object]:
+    """The Dask client of ``--scheduler`` / ``--workers`` (closed after), else None."""
+    if args.scheduler is None and args.workers is None:
+        yield None
+        return
+    from mcsd.distributed import DistributedError, connect, local_cluster
+
+    cluster = None
+    try:
+        if args.scheduler is not None:
+            client = connect(args.scheduler)
+        else:
+            cluster, client = local_cluster(args.workers)
+    except DistributedError as err:
+        raise UsageError(f"mcsd run: error: {err}") from None
+    try:
+        yield client
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from mcsd.api import simulate
     from mcsd.priors import load_priors
@@ -171,13 +209,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_writable(out)
     priors = load_priors(args.priors)
-    ds = simulate(
-        priors,
-        n_paths=args.paths,
-        seed=args.seed,
-        threads=args.threads,
-        progress=False if args.quiet else None,
-    )
+    with _dask_client(args) as client:  # None unless --scheduler or --workers
+        ds = simulate(
+            priors,
+            n_paths=args.paths,
+            seed=args.seed,
+            threads=args.threads,
+            progress=False if args.quiet else None,
+            client=client,
+        )
     table = summary_table(ds)
     print(
         f"mcsd run: priors {priors.name}, {args.paths:,} paths, seed {args.seed}, "

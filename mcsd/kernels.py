@@ -4,8 +4,17 @@ Kernels take plain arrays (``ModelArrays``) and preallocated outputs, and know n
 TOML, scipy or xarray. All accumulators are integers (counts, fixed-point sums) or min/max,
 so merging them is exact and order-free: a run's result does not depend on threads or blocks.
 
-Per-path value layout (``vals``): (variable, region + national, month, path-in-block) with
-variables ``VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET``.
+Per-path value layout (``vals``): (path-in-block, variable, region + national, month) with
+variables ``VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET``: a path's 4 x (R+1) x T values
+are contiguous (the stock step writes them in L1; a (variable, region, month)-major layout put
+every write 2 kB apart, in the same few L1 sets, and cost 3x the arithmetic).
+
+Speed notes (why the code looks the way it does):
+- The hot kernels take the arrays they use, not the ``ModelArrays`` tuple: a non-inlined call
+  with the 40-array tuple passes about 300 machine words on every call.
+- A path's values are written to a block buffer; the folding then runs over the block one
+  (variable, region, month) cell at a time, so each cell's histogram row stays in cache
+  while the block's paths land in it, and the binning loop vectorizes.
 """
 
 from __future__ import annotations
@@ -32,53 +41,153 @@ N_OCC_BINS = OCC_BINS_PER_UNIT + 1
 FIXED_POINT_SCALE = 4294967296.0  # 2**32: occupancy sums are exact int64 in these units
 
 
+# --------------------------------------------------------------------------------------
+# sampling
+# --------------------------------------------------------------------------------------
+@jit
+def _demand_scales(
+    loading,
+    own_loading,
+    persistence,
+    innovation,
+    share_code,
+    share_params,
+    share_nominal,
+    mult_code,
+    mult_params,
+    h_market,
+    h_buyer,
+    h_share,
+    gk_market,
+    gk_buyer,
+    gk_share,
+    zm,
+    scale_bk,
+):
+    """Fill zm (K,) with the market factor and scale_bk (B, K) with M[b, k] x share / nominal."""
+    K = zm.shape[0]
+    for k in range(K):
+        zm[k] = ndtri(uniform(gk_market, h_market[k]))
+    for b in range(loading.shape[0]):
+        load = loading[b]
+        own = own_loading[b]
+        phi = persistence[b]
+        innov = innovation[b]
+        share = ppf(share_code[b], share_params[b], uniform(gk_share, h_share[b]))
+        ratio = share / share_nominal[b]
+        code = mult_code[b]
+        p = mult_params[b]
+        z = 0.0
+        for k in range(K):
+            e = load * zm[k] + own * ndtri(uniform(gk_buyer, h_buyer[b, k]))
+            z = e if k == 0 else phi * z + innov * e
+            scale_bk[b, k] = quantile_of_normal(code, p, z) * ratio
+
+
 @jit
 def sample_demand_scales(m, gk_market, gk_buyer, gk_share, zm, scale_bk):
     """Fill ``scale_bk`` (B, K) with M[b, k] x share_b / nominal_b for one path."""
-    for k in range(m.n_years):
-        zm[k] = ndtri(uniform(gk_market, m.h_market[k]))
-    for b in range(m.market_loading.shape[0]):
-        load = m.market_loading[b]
-        own = math.sqrt(1.0 - load * load)
-        phi = m.persistence[b]
-        innov = math.sqrt(1.0 - phi * phi)
-        share = ppf(m.share_code[b], m.share_params[b], uniform(gk_share, m.h_share[b]))
-        ratio = share / m.share_nominal[b]
-        z = 0.0
-        for k in range(m.n_years):
-            e = load * zm[k] + own * ndtri(uniform(gk_buyer, m.h_buyer[b, k]))
-            z = e if k == 0 else phi * z + innov * e
-            scale_bk[b, k] = quantile_of_normal(m.mult_code[b], m.mult_params[b], z) * ratio
+    _demand_scales(
+        m.market_loading,
+        m.own_loading,
+        m.persistence,
+        m.innovation,
+        m.share_code,
+        m.share_params,
+        m.share_nominal,
+        m.mult_code,
+        m.mult_params,
+        m.h_market,
+        m.h_buyer,
+        m.h_share,
+        gk_market,
+        gk_buyer,
+        gk_share,
+        zm,
+        scale_bk,
+    )
+
+
+@jit
+def _delivery_months(
+    cancel_prob,
+    p_on_time,
+    late_code,
+    late_params,
+    late_int_shape,
+    prov_factor_code,
+    prov_factor_params,
+    region_factor_code,
+    region_factor_params,
+    proj_provider,
+    proj_region,
+    proj_scheduled,
+    h_prov_factor,
+    h_region_factor,
+    h_cancel,
+    h_on_time,
+    h_late,
+    gk_delay,
+    gk_cancel,
+    pf,
+    rf,
+    delivery,
+):
+    """Fill ``delivery`` (J,) with each project's delivery month (1-based), 0 if cancelled."""
+    for p in range(cancel_prob.shape[0]):
+        code = prov_factor_code[p]
+        pf[p] = 1.0
+        if code != NO_DIST:
+            pf[p] = ppf(code, prov_factor_params[p], uniform(gk_delay, h_prov_factor[p]))
+    for r in range(rf.shape[0]):
+        code = region_factor_code[r]
+        rf[r] = 1.0
+        if code != NO_DIST:
+            rf[r] = ppf(code, region_factor_params[r], uniform(gk_delay, h_region_factor[r]))
+    for j in range(delivery.shape[0]):
+        p = proj_provider[j]
+        if uniform(gk_cancel, h_cancel[j]) < cancel_prob[p]:
+            delivery[j] = 0
+            continue
+        shift = 0
+        if uniform(gk_delay, h_on_time[j]) >= p_on_time[p]:
+            a = late_int_shape[p]
+            if a > 0:
+                late = gamma_integer_shape(a, late_params[p, 3], gk_delay, h_late[j], 0)
+            else:
+                late = ppf(late_code[p], late_params[p], uniform(gk_delay, h_late[j, 0]))
+            dev = late * pf[p] * rf[proj_region[j]]
+            shift = int(math.floor(dev + 0.5))
+        delivery[j] = max(1, proj_scheduled[j] + shift)
 
 
 @jit
 def sample_delivery_months(m, gk_delay, gk_cancel, pf, rf, delivery):
     """Fill ``delivery`` (J,) with each project's delivery month (1-based), 0 if cancelled."""
-    for p in range(m.cancel_prob.shape[0]):
-        code = m.prov_factor_code[p]
-        pf[p] = 1.0
-        if code != NO_DIST:
-            pf[p] = ppf(code, m.prov_factor_params[p], uniform(gk_delay, m.h_prov_factor[p]))
-    for r in range(m.n_regions):
-        code = m.region_factor_code[r]
-        rf[r] = 1.0
-        if code != NO_DIST:
-            rf[r] = ppf(code, m.region_factor_params[r], uniform(gk_delay, m.h_region_factor[r]))
-    for j in range(m.proj_capacity_mw.shape[0]):
-        p = m.proj_provider[j]
-        if uniform(gk_cancel, m.h_cancel[j]) < m.cancel_prob[p]:
-            delivery[j] = 0
-            continue
-        shift = 0
-        if uniform(gk_delay, m.h_on_time[j]) >= m.p_on_time[p]:
-            a = m.late_int_shape[p]
-            if a > 0:
-                late = gamma_integer_shape(a, m.late_params[p, 3], gk_delay, m.h_late[j], 0)
-            else:
-                late = ppf(m.late_code[p], m.late_params[p], uniform(gk_delay, m.h_late[j, 0]))
-            dev = late * pf[p] * rf[m.proj_region[j]]
-            shift = int(math.floor(dev + 0.5))
-        delivery[j] = max(1, m.proj_scheduled[j] + shift)
+    _delivery_months(
+        m.cancel_prob,
+        m.p_on_time,
+        m.late_code,
+        m.late_params,
+        m.late_int_shape,
+        m.prov_factor_code,
+        m.prov_factor_params,
+        m.region_factor_code,
+        m.region_factor_params,
+        m.proj_provider,
+        m.proj_region,
+        m.proj_scheduled,
+        m.h_prov_factor,
+        m.h_region_factor,
+        m.h_cancel,
+        m.h_on_time,
+        m.h_late,
+        gk_delay,
+        gk_cancel,
+        pf,
+        rf,
+        delivery,
+    )
 
 
 @jit
@@ -89,24 +198,77 @@ def nominal_inputs(m, scale_bk, delivery):
         delivery[j] = max(1, m.proj_scheduled[j])
 
 
+# --------------------------------------------------------------------------------------
+# the stock model
+# --------------------------------------------------------------------------------------
+@jit
+def _requests(
+    inc_year,
+    row_buyer,
+    row_region,
+    profile_group,
+    profiles,
+    month_year,
+    month_of_year,
+    scale_bk,
+    year_req,
+    inc_req,
+):
+    """inc_req (R, T): requested demand increment per region and month on this path.
+
+    The year's total per (profile group, region) is summed first over the (buyer, region)
+    rows that have increments, then phased over the months: G x R x K + G x R x T
+    multiply-adds instead of B x R x T (buyers sharing a profile share the phasing).
+    year_req: (G, R, K) scratch.
+    """
+    year_req[:, :, :] = 0.0
+    K = year_req.shape[2]
+    for row in range(row_buyer.shape[0]):
+        b = row_buyer[row]
+        r = row_region[row]
+        g = profile_group[b]
+        for k in range(K):
+            year_req[g, r, k] += inc_year[b, r, k] * scale_bk[b, k]
+    inc_req[:, :] = 0.0
+    for g in range(year_req.shape[0]):
+        for r in range(inc_req.shape[0]):
+            for t in range(inc_req.shape[1]):
+                inc_req[r, t] += year_req[g, r, month_year[t]] * profiles[g, month_of_year[t]]
+
+
 @jit
 def regional_requests(m, scale_bk, inc_req):
     """inc_req (R, T): requested demand increment per region and month on this path."""
-    inc_req[:, :] = 0.0
-    for b in range(scale_bk.shape[0]):
-        for r in range(m.n_regions):
-            for t in range(m.n_months):
-                inc_req[r, t] += m.increments_month_mw[b, r, t] * scale_bk[b, m.month_year[t]]
+    year_req = np.empty((m.profiles.shape[0], m.n_regions, m.n_years))
+    _requests(
+        m.increments_year_mw,
+        m.inc_row_buyer,
+        m.inc_row_region,
+        m.profile_group,
+        m.profiles,
+        m.month_year,
+        m.month_of_year,
+        scale_bk,
+        year_req,
+        inc_req,
+    )
+
+
+@jit
+def _additions(proj_region, proj_capacity_mw, delivery, add):
+    """add (R, T): capacity arriving in each region and month (delivery after T is dropped)."""
+    add[:, :] = 0.0
+    T = add.shape[1]
+    for j in range(delivery.shape[0]):
+        d = delivery[j]
+        if 1 <= d <= T:
+            add[proj_region[j], d - 1] += proj_capacity_mw[j]
 
 
 @jit
 def supply_additions(m, delivery, add):
     """add (R, T): capacity arriving in each region and month (delivery after T is dropped)."""
-    add[:, :] = 0.0
-    for j in range(delivery.shape[0]):
-        d = delivery[j]
-        if 1 <= d <= m.n_months:
-            add[m.proj_region[j], d - 1] += m.proj_capacity_mw[j]
+    _additions(m.proj_region, m.proj_capacity_mw, delivery, add)
 
 
 @jit
@@ -117,47 +279,51 @@ def _occupancy(served, supply, requested):
 
 
 @jit
-def step_stock(m, inc_req, add, work, vals, i):
-    """Run one path's monthly stock model; write its values to ``vals[:, :, :, i]``.
+def _step(supply0, demand0, max_occupancy, spillover, has_spillover, inc_req, add, work, vals, i):
+    """Run one path's monthly stock model; write its values to ``vals[i]``: (4, R+1, T)
+    flattened at the start of the row.
 
     work: (7, R) scratch. Serving: served = min(requested, max_occupancy x supply); a share
     spillover[r, r'] of r's unmet demand moves to r' within r''s room, pro rata.
     """
-    R = m.n_regions
-    supply, req, served, unmet, room, inflow, accept = (
-        work[0],
-        work[1],
-        work[2],
-        work[3],
-        work[4],
-        work[5],
-        work[6],
-    )
+    R = supply0.shape[0]
+    T = inc_req.shape[1]
+    supply = work[0]
+    req = work[1]
+    served = work[2]
+    unmet = work[3]
+    room = work[4]
+    inflow = work[5]
+    accept = work[6]
+    out_v = vals[i, : 4 * (R + 1) * T].reshape((4, R + 1, T))
     for r in range(R):
-        supply[r] = m.supply_stock_mw[r]
-        req[r] = m.demand_stock_mw[r]
-    for t in range(m.n_months):
+        supply[r] = supply0[r]
+        req[r] = demand0[r]
+    for t in range(T):
+        any_unmet = False
         for r in range(R):
             supply[r] += add[r, t]
             req[r] += inc_req[r, t]
-            cap = m.max_occupancy * supply[r]
+            cap = max_occupancy * supply[r]
             served[r] = min(req[r], cap)
             unmet[r] = req[r] - served[r]
             room[r] = cap - served[r]
-        if m.has_spillover:
+            any_unmet |= unmet[r] > 0.0
+        # with no unmet demand anywhere nothing moves: skipping the block is exact
+        if has_spillover and any_unmet:
             for r2 in range(R):
                 inflow[r2] = 0.0
             for r in range(R):
                 if unmet[r] > 0.0:
                     for r2 in range(R):
-                        inflow[r2] += m.spillover[r, r2] * unmet[r]
+                        inflow[r2] += spillover[r, r2] * unmet[r]
             for r2 in range(R):
                 accept[r2] = min(1.0, room[r2] / inflow[r2]) if inflow[r2] > 0.0 else 0.0
             for r in range(R):
                 if unmet[r] > 0.0:
                     out = 0.0
                     for r2 in range(R):
-                        moved = m.spillover[r, r2] * unmet[r] * accept[r2]
+                        moved = spillover[r, r2] * unmet[r] * accept[r2]
                         if moved > 0.0:
                             out += moved
                             req[r2] += moved
@@ -169,93 +335,140 @@ def step_stock(m, inc_req, add, work, vals, i):
         tot_u = 0.0
         tot_req = 0.0
         for r in range(R):
-            vals[0, r, t, i] = _occupancy(served[r], supply[r], req[r])
-            vals[1, r, t, i] = served[r]
-            vals[2, r, t, i] = supply[r]
-            vals[3, r, t, i] = unmet[r]
+            out_v[0, r, t] = _occupancy(served[r], supply[r], req[r])
+            out_v[1, r, t] = served[r]
+            out_v[2, r, t] = supply[r]
+            out_v[3, r, t] = unmet[r]
             tot_s += supply[r]
             tot_d += served[r]
             tot_u += unmet[r]
             tot_req += req[r]
-        vals[0, R, t, i] = _occupancy(tot_d, tot_s, tot_req)
-        vals[1, R, t, i] = tot_d
-        vals[2, R, t, i] = tot_s
-        vals[3, R, t, i] = tot_u
+        out_v[0, R, t] = _occupancy(tot_d, tot_s, tot_req)
+        out_v[1, R, t] = tot_d
+        out_v[2, R, t] = tot_s
+        out_v[3, R, t] = tot_u
 
 
 @jit
-def fold_shortage(m, vals, i, shortage, turning, occ_fixed, turn_out):
-    """Count shortage months, the turning month and fixed-point occupancy sums of path i.
-
-    turning: (R+1, T+1) counts; column T counts paths with no turning point (censored).
-    turn_out[r] gets the 1-based turning month, 0 for none.
-    """
-    T = m.n_months
-    for r in range(m.n_regions + 1):
-        tm = 1 if m.in_shortage_at_base[r] else 0
-        run = 0
-        for t in range(T):
-            o = vals[0, r, t, i]
-            occ_fixed[r, t] += np.int64(o * FIXED_POINT_SCALE + 0.5)
-            if o >= m.threshold:
-                shortage[r, t] += 1
-                run += 1
-            else:
-                run = 0
-            if tm == 0 and run >= m.sustain:
-                tm = t - m.sustain + 2
-        turning[r, tm - 1 if tm > 0 else T] += 1
-        turn_out[r] = tm
+def step_stock(m, inc_req, add, work, vals, i):
+    """Run one path's monthly stock model; write its values to ``vals[i]`` (4, R+1, T)."""
+    _step(
+        m.supply_stock_mw,
+        m.demand_stock_mw,
+        m.max_occupancy,
+        m.spillover,
+        m.has_spillover,
+        inc_req,
+        add,
+        work,
+        vals,
+        i,
+    )
 
 
+# --------------------------------------------------------------------------------------
+# folding a block of paths into the accumulators
+# --------------------------------------------------------------------------------------
 @jit
-def fold_histograms(vals, nb, occ_edges, lo, inv_width, occ_hist, mw_hist, vmin, vmax):
-    """Fold the first ``nb`` paths of ``vals`` into the fixed-bin histograms and min/max.
+def _fold_block(
+    vals,
+    nb,
+    threshold,
+    sustain,
+    in_shortage_at_base,
+    occ_edges,
+    lo,
+    inv_width,
+    shortage,
+    turning,
+    occ_fixed,
+    occ_hist,
+    mw_hist,
+    vmin,
+    vmax,
+    run,
+    tm,
+    kbuf,
+    turn_out,
+):
+    """Fold the first ``nb`` paths of ``vals`` (block, >= 4 x R1 x T) into every accumulator.
 
+    Cell by cell (variable, region, month), paths innermost: the bin indices, counts and
+    sums of a cell vectorize, and its histogram row is hot while the block lands in it. A
+    cell whose value is the same on every path of the block (supply before any delivery,
+    no unmet demand, occupancy at the cap) takes one increment instead of ``nb``.
     Occupancy bins are exact: bin k holds [occ_edges[k], occ_edges[k+1]). MW bins: 0 is
     below ``lo``, 1..NB are equal-width bins, NB+1 is the overflow.
+    run, tm, kbuf: (block,) int64 scratch; turn_out (block, R+1) gets each path's turning
+    month (1-based, 0 for none).
     """
-    R1 = vals.shape[1]
-    T = vals.shape[2]
+    R1 = occ_hist.shape[0]
+    T = occ_hist.shape[1]
     top = occ_edges.shape[0] - 2
     n_mw = mw_hist.shape[3] - 2
     for r in range(R1):
+        start = 1 if in_shortage_at_base[r] else 0
+        for i in range(nb):
+            run[i] = 0
+            tm[i] = start
         for t in range(T):
-            lo_v = vmin[0, r, t]
-            hi_v = vmax[0, r, t]
+            c = r * T + t
+            b_lo = np.inf
+            b_hi = -np.inf
+            n_short = 0
+            fsum = 0
             for i in range(nb):
-                x = vals[0, r, t, i]
-                lo_v = min(lo_v, x)
-                hi_v = max(hi_v, x)
+                x = vals[i, c]
+                b_lo = min(b_lo, x)
+                b_hi = max(b_hi, x)
+                fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
+                short = x >= threshold
+                n_short += short
+                run[i] = run[i] + 1 if short else 0
+                if tm[i] == 0 and run[i] >= sustain:
+                    tm[i] = t - sustain + 2
+            shortage[r, t] += n_short
+            occ_fixed[r, t] += fsum
+            vmin[0, r, t] = min(vmin[0, r, t], b_lo)
+            vmax[0, r, t] = max(vmax[0, r, t], b_hi)
+            hist = occ_hist[r, t]
+            n_bin = nb if b_lo == b_hi else 1
+            for i in range(nb // n_bin):
+                x = vals[i, c]
                 k = int(x * OCC_BINS_PER_UNIT)
                 k = max(0, min(k, top))
                 if x < occ_edges[k]:
                     k -= 1
                 elif x >= occ_edges[k + 1] and k < top:
                     k += 1
-                occ_hist[r, t, k] += 1
-            vmin[0, r, t] = lo_v
-            vmax[0, r, t] = hi_v
+                hist[k] += n_bin
+        for i in range(nb):
+            turning[r, tm[i] - 1 if tm[i] > 0 else T] += 1
+            turn_out[i, r] = tm[i]
     for v in range(3):
         for r in range(R1):
             for t in range(T):
+                c = ((v + 1) * R1 + r) * T + t
                 base = lo[v, r, t]
                 iw = inv_width[v, r, t]
-                lo_v = vmin[v + 1, r, t]
-                hi_v = vmax[v + 1, r, t]
+                b_lo = np.inf
+                b_hi = -np.inf
                 for i in range(nb):
-                    x = vals[v + 1, r, t, i]
-                    lo_v = min(lo_v, x)
-                    hi_v = max(hi_v, x)
-                    if x < base:
-                        k = 0
-                    else:
-                        k = int((x - base) * iw) + 1
-                        if k > n_mw:
-                            k = n_mw + 1
-                    mw_hist[v, r, t, k] += 1
-                vmin[v + 1, r, t] = lo_v
-                vmax[v + 1, r, t] = hi_v
+                    x = vals[i, c]
+                    b_lo = min(b_lo, x)
+                    b_hi = max(b_hi, x)
+                    k = 0
+                    if x >= base:
+                        k = min(int((x - base) * iw) + 1, n_mw + 1)
+                    kbuf[i] = k
+                vmin[v + 1, r, t] = min(vmin[v + 1, r, t], b_lo)
+                vmax[v + 1, r, t] = max(vmax[v + 1, r, t], b_hi)
+                hist = mw_hist[v, r, t]
+                if b_lo == b_hi:
+                    hist[kbuf[0]] += nb
+                else:
+                    for i in range(nb):
+                        hist[kbuf[i]] += 1
 
 
 @jit
@@ -296,10 +509,23 @@ def simulate_paths(
     rf = np.empty(R)
     delivery = np.empty(J, dtype=np.int64)
     inc_req = np.empty((R, T))
+    year_req = np.empty((m.profiles.shape[0], R, m.n_years))
     add = np.empty((R, T))
     work = np.empty((7, R))
-    vals = np.empty((4, R + 1, T, block))
-    turn_out = np.empty(R + 1, dtype=np.int64)
+    # per path: 4 x (R+1) x T values, padded to an odd number of cache lines so that the
+    # fold's strided reads (one path after another) spread over all L1 sets
+    n_cells = 4 * (R + 1) * T
+    lines = (n_cells + 7) // 8
+    vals = np.empty((block, (lines + 1 - lines % 2) * 8))
+    run = np.empty(block, dtype=np.int64)
+    tm = np.empty(block, dtype=np.int64)
+    kbuf = np.empty(block, dtype=np.int64)
+    turn_out = np.empty((block, R + 1), dtype=np.int64)
+    gk_market = group_seed_keys[G_MARKET]
+    gk_buyer = group_seed_keys[G_BUYER]
+    gk_share = group_seed_keys[G_SHARE]
+    gk_delay = group_seed_keys[G_DELAY]
+    gk_cancel = group_seed_keys[G_CANCEL]
     for b0 in range(0, n, block):
         nb = min(block, n - b0)
         for i in range(nb):
@@ -307,32 +533,99 @@ def simulate_paths(
             if point:
                 nominal_inputs(m, scale_bk, delivery)
             else:
-                sample_demand_scales(
-                    m,
-                    path_key(group_seed_keys[G_MARKET], path),
-                    path_key(group_seed_keys[G_BUYER], path),
-                    path_key(group_seed_keys[G_SHARE], path),
+                _demand_scales(
+                    m.market_loading,
+                    m.own_loading,
+                    m.persistence,
+                    m.innovation,
+                    m.share_code,
+                    m.share_params,
+                    m.share_nominal,
+                    m.mult_code,
+                    m.mult_params,
+                    m.h_market,
+                    m.h_buyer,
+                    m.h_share,
+                    path_key(gk_market, path),
+                    path_key(gk_buyer, path),
+                    path_key(gk_share, path),
                     zm,
                     scale_bk,
                 )
-                sample_delivery_months(
-                    m,
-                    path_key(group_seed_keys[G_DELAY], path),
-                    path_key(group_seed_keys[G_CANCEL], path),
+                _delivery_months(
+                    m.cancel_prob,
+                    m.p_on_time,
+                    m.late_code,
+                    m.late_params,
+                    m.late_int_shape,
+                    m.prov_factor_code,
+                    m.prov_factor_params,
+                    m.region_factor_code,
+                    m.region_factor_params,
+                    m.proj_provider,
+                    m.proj_region,
+                    m.proj_scheduled,
+                    m.h_prov_factor,
+                    m.h_region_factor,
+                    m.h_cancel,
+                    m.h_on_time,
+                    m.h_late,
+                    path_key(gk_delay, path),
+                    path_key(gk_cancel, path),
                     pf,
                     rf,
                     delivery,
                 )
-            regional_requests(m, scale_bk, inc_req)
-            supply_additions(m, delivery, add)
-            step_stock(m, inc_req, add, work, vals, i)
-            fold_shortage(m, vals, i, shortage, turning, occ_fixed, turn_out)
-            if keep:
-                kept_turn[b0 + i, :] = turn_out
-        fold_histograms(vals, nb, occ_edges, lo, inv_width, occ_hist, mw_hist, vmin, vmax)
+            _requests(
+                m.increments_year_mw,
+                m.inc_row_buyer,
+                m.inc_row_region,
+                m.profile_group,
+                m.profiles,
+                m.month_year,
+                m.month_of_year,
+                scale_bk,
+                year_req,
+                inc_req,
+            )
+            _additions(m.proj_region, m.proj_capacity_mw, delivery, add)
+            _step(
+                m.supply_stock_mw,
+                m.demand_stock_mw,
+                m.max_occupancy,
+                m.spillover,
+                m.has_spillover,
+                inc_req,
+                add,
+                work,
+                vals,
+                i,
+            )
+        _fold_block(
+            vals,
+            nb,
+            m.threshold,
+            m.sustain,
+            m.in_shortage_at_base,
+            occ_edges,
+            lo,
+            inv_width,
+            shortage,
+            turning,
+            occ_fixed,
+            occ_hist,
+            mw_hist,
+            vmin,
+            vmax,
+            run,
+            tm,
+            kbuf,
+            turn_out,
+        )
         if keep:
             for i in range(nb):
-                kept_vals[b0 + i] = vals[:, :, :, i]
+                kept_vals[b0 + i] = vals[i, :n_cells].reshape((4, R + 1, T))
+                kept_turn[b0 + i, :] = turn_out[i]
 
 
 @jit

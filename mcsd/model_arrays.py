@@ -51,6 +51,14 @@ class ModelArrays(NamedTuple):
     share_params: np.ndarray  # (B, NP)
     share_nominal: np.ndarray  # (B,)
     increments_month_mw: np.ndarray  # (B, R, T) nominal monthly increments
+    increments_year_mw: np.ndarray  # (B, R, K) nominal yearly increments
+    profile_group: np.ndarray  # (B,) int64: index of the buyer's monthly profile in profiles
+    profiles: np.ndarray  # (G, 12) distinct normalised monthly profiles
+    month_of_year: np.ndarray  # (T,) int64: 0 = January
+    own_loading: np.ndarray  # (B,) sqrt(1 - market_loading**2)
+    innovation: np.ndarray  # (B,) sqrt(1 - persistence**2)
+    inc_row_buyer: np.ndarray  # (NR,) int64: buyer of each (buyer, region) row with increments
+    inc_row_region: np.ndarray  # (NR,) int64: its region (rows in buyer-major order)
     # providers and projects
     cancel_prob: np.ndarray  # (P,)
     p_on_time: np.ndarray  # (P,)
@@ -153,6 +161,9 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
     share_params = np.zeros((B, N_PARAMS))
     share_nominal = np.array([b.third_party_share_nominal for b in priors.buyers])
     inc_month = np.zeros((B, R, T))
+    inc_year = np.zeros((B, R, K))
+    profiles: list[np.ndarray] = []
+    profile_group = np.zeros(B, dtype=np.int64)
     for bi, b in enumerate(priors.buyers):
         mult_code[bi], mult_params[bi] = dist_params(b.demand_multiplier)
         share_code[bi], share_params[bi] = dist_params(b.third_party_share)
@@ -162,11 +173,23 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
             else np.asarray(b.monthly_profile, dtype=np.float64)
         )
         profile = profile / profile.sum()
+        for g, known in enumerate(profiles):
+            if np.array_equal(known, profile):
+                profile_group[bi] = g
+                break
+        else:
+            profile_group[bi] = len(profiles)
+            profiles.append(profile)
         for region, by_year in b.increments_mw.items():
             ri = r_index[region]
+            for k, y in enumerate(years):
+                inc_year[bi, ri, k] = by_year.get(y, 0.0)
             for t in range(T):
                 inc = by_year.get(years[month_year[t]], 0.0)
                 inc_month[bi, ri, t] = inc * profile[month_of_year[t]]
+
+    # all-zero (buyer, region) rows add nothing: the request kernel skips them
+    rows = np.argwhere(np.any(inc_year != 0.0, axis=2)).astype(np.int64).reshape(-1, 2)
 
     P = len(priors.providers)
     cancel = np.zeros(P)
@@ -228,6 +251,15 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
         share_params=share_params,
         share_nominal=share_nominal,
         increments_month_mw=inc_month,
+        increments_year_mw=inc_year,
+        profile_group=profile_group,
+        profiles=np.array(profiles, dtype=np.float64).reshape(len(profiles), 12),
+        month_of_year=month_of_year,
+        # np.sqrt and math.sqrt are both correctly rounded: the kernels' values are unchanged
+        own_loading=np.sqrt(1.0 - loading * loading),
+        innovation=np.sqrt(1.0 - persistence * persistence),
+        inc_row_buyer=rows[:, 0].copy(),
+        inc_row_region=rows[:, 1].copy(),
         cancel_prob=cancel,
         p_on_time=p_on,
         late_code=late_code,

@@ -1,0 +1,120 @@
+"""A run is a pure function of (priors, n_paths, seed): bit for bit, whatever the threads,
+the chunking, the block size or NUMBA_NUM_THREADS; and a path's values do not depend on the
+run's length (the first n paths of a longer run are the n-path run)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+from conftest import drop_created
+
+import mcsd
+import mcsd.api
+import mcsd.engine
+
+N = 20_000
+SEED = 7
+
+
+@pytest.fixture(scope="module")
+def baseline(study_priors):
+    return drop_created(mcsd.simulate(study_priors, n_paths=N, seed=SEED, threads=1))
+
+
+@pytest.mark.parametrize("threads", [2, 7])
+def test_threads_do_not_change_the_result(study_priors, baseline, threads):
+    ds = mcsd.simulate(study_priors, n_paths=N, seed=SEED, threads=threads)
+    xr.testing.assert_identical(drop_created(ds), baseline)
+
+
+@pytest.mark.parametrize(("chunk", "block"), [(1000, 1), (4096, 256), (7777, 100)])
+def test_chunk_and_block_sizes_do_not_change_the_result(
+    study_priors, baseline, monkeypatch, chunk, block
+):
+    # run_local's ``chunk`` default is bound when the module is imported, so patching
+    # CHUNK_PATHS alone would not change the chunking: pass it through explicitly as well.
+    calls = []
+    real = mcsd.engine.run_local
+
+    def spy(*args, **kw):
+        kw["chunk"] = chunk
+        calls.append(chunk)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(mcsd.engine, "CHUNK_PATHS", chunk)
+    monkeypatch.setattr(mcsd.engine, "BLOCK_PATHS", block)
+    monkeypatch.setattr(mcsd.api, "run_local", spy)
+    ds = mcsd.simulate(study_priors, n_paths=N, seed=SEED, threads=2)
+    assert calls == [chunk]
+    assert len(mcsd.engine.chunks(N, chunk)) == -(-N // chunk)
+    xr.testing.assert_identical(drop_created(ds), baseline)
+
+
+def test_chunks_cover_every_path_once():
+    for n, c, first in [(20_000, 7777, 0), (5, 4096, 3), (4096, 4096, 10), (1, 1, 0)]:
+        parts = mcsd.engine.chunks(n, c, first)
+        paths = np.concatenate([np.arange(p, p + k) for p, k in parts])
+        assert np.array_equal(paths, np.arange(first, first + n))
+
+
+def test_same_seed_twice_identical(study_priors, baseline):
+    ds = mcsd.simulate(study_priors, n_paths=N, seed=SEED, threads=1)
+    xr.testing.assert_identical(drop_created(ds), baseline)
+
+
+def test_different_seed_differs(study_priors, baseline):
+    ds = mcsd.simulate(study_priors, n_paths=N, seed=SEED + 1, threads=1)
+    assert not np.array_equal(ds["p_shortage"].values, baseline["p_shortage"].values)
+    assert not np.array_equal(ds["occupancy"].values, baseline["occupancy"].values)
+
+
+def test_first_paths_of_a_longer_run(study_priors):
+    short = mcsd.simulate(study_priors, n_paths=3000, seed=SEED, keep_paths=True)
+    long = mcsd.simulate(study_priors, n_paths=10_000, seed=SEED, keep_paths=True, threads=2)
+    for name in ("occupancy_path", "demand_path", "supply_path", "unmet_demand_path"):
+        a = short[name].values
+        b = long[name].isel(path=slice(0, 3000)).values
+        assert np.array_equal(a, b), name
+    assert np.array_equal(
+        short["turning_month_path"].values,
+        long["turning_month_path"].isel(path=slice(0, 3000)).values,
+    )
+    # and the 3000-path run's summaries are a function of exactly those paths
+    occ = short["occupancy_path"].values
+    np.testing.assert_array_equal(
+        short["p_shortage"].values, np.mean(occ >= study_priors.threshold, axis=0)
+    )
+
+
+SCRIPT = """
+import sys, mcsd
+ds = mcsd.simulate(None, n_paths={n}, seed={seed}, progress=False)
+ds.attrs.clear()
+for v in ds.variables.values():
+    v.attrs.clear()
+ds.to_netcdf(sys.argv[1], engine="h5netcdf")
+"""
+
+
+def test_numba_num_threads_env_does_not_change_the_result(tmp_path):
+    files = []
+    for nt in ("1", "2"):
+        out = tmp_path / f"run_{nt}.nc"
+        env = dict(os.environ, NUMBA_NUM_THREADS=nt)
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT.format(n=N, seed=SEED), str(out)],
+            env=env,
+            check=True,
+            timeout=300,
+        )
+        files.append(out)
+    a, b = (xr.open_dataset(f, engine="h5netcdf").load() for f in files)
+    assert set(a.data_vars) == set(b.data_vars) and len(a.data_vars) >= 13
+    for name in a.data_vars:
+        assert a[name].values.tobytes() == b[name].values.tobytes(), name
+    xr.testing.assert_identical(a, b)
