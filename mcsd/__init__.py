@@ -2,9 +2,9 @@
 
 __version__ = "0.1.0"
 
+from mcsd.api import simulate  # noqa: E402
 from mcsd.priors import PriorsError, load_priors  # noqa: E402
 from mcsd.priors_model import Priors  # noqa: E402
-from mcsd.api import simulate  # noqa: E402
 from mcsd.results import ResultFileError, read_result, write_netcdf  # noqa: E402
 
 __all__ = [

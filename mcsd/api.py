@@ -22,6 +22,9 @@ from mcsd.priors_model import Priors
 from mcsd.progress import progress_bar
 from mcsd.results import DEFAULT_LEVELS, DEFAULT_QUANTILES, build_dataset
 
+# Path indices are int64 and occupancy sums are int64 fixed point: stay far from both limits.
+MAX_PATHS = 2**40
+
 
 def _as_priors(priors: Priors | str | os.PathLike | None) -> Priors:
     return priors if isinstance(priors, Priors) else load_priors(priors)
@@ -89,10 +92,18 @@ def simulate(
     p = _as_priors(priors)
     q = _check_probabilities("quantiles", quantiles, None)
     lv = _check_probabilities("levels", levels, 0.001)
-    if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)) or n_paths < 1:
-        raise ValueError(f"n_paths must be a positive integer, got {n_paths!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if (
+        isinstance(n_paths, bool)
+        or not isinstance(n_paths, (int, np.integer))
+        or not 1 <= n_paths <= MAX_PATHS
+    ):
+        raise ValueError(f"n_paths must be an integer in [1, {MAX_PATHS}], got {n_paths!r}")
+    if (
+        isinstance(seed, bool)
+        or not isinstance(seed, (int, np.integer))
+        or not -(2**63) <= seed < 2**63
+    ):
+        raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
     n = 1 if point else int(n_paths)
     run = CompiledRun.build(p, int(seed))
     r1, t = run.model.n_regions + 1, run.model.n_months

@@ -17,6 +17,7 @@ from typing import NoReturn
 import numpy as np
 import pandas as pd
 
+from mcsd.api import MAX_PATHS
 from mcsd.engine import DEFAULT_PATHS, DEFAULT_SEED
 
 DEFAULT_OUT = "mcsd_result.nc"
@@ -39,14 +40,19 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}")
+    if value > MAX_PATHS:
+        raise argparse.ArgumentTypeError(f"must be at most {MAX_PATHS:,}, got {text!r}")
     return value
 
 
 def _integer(text: str) -> int:
     try:
-        return int(text)
+        value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be an integer, got {text!r}") from None
+    if not -(2**63) <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"must be a 64-bit integer, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -194,7 +194,7 @@ def create_path_store(run: CompiledRun, n_paths: int, store: str, chunk: int) ->
     zarr = _require_zarr()
     r1, t = run.model.n_regions + 1, run.model.n_months
     dims3, dims2 = ("path", "region", "time"), ("path", "region")
-    data = {
+    data: dict[str, tuple[tuple[str, ...], Any]] = {
         f"{v}_path": (dims3, da.zeros((n_paths, r1, t), chunks=(chunk, r1, t))) for v in PATH_VARS
     }
     data["turning_month_path"] = (

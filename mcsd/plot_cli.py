@@ -72,18 +72,14 @@ def run_plot(args: argparse.Namespace) -> int:
     # A command line never needs a window: draw off-screen unless a backend is already set.
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
-    import xarray as xr
-
     from mcsd.plot import save_figures
+    from mcsd.results import ResultFileError, read_result
 
     result = Path(args.result)
-    if not result.is_file():
-        return _error(f"no such result file: {result}")
     try:
-        with xr.open_dataset(result, engine="h5netcdf") as opened:
-            ds = opened.load()
-    except Exception as err:  # any reader failure is bad input, reported in one line
-        return _error(f"cannot read {result} as netCDF: {type(err).__name__}: {err}")
+        ds = read_result(result)
+    except ResultFileError as err:
+        return _error(str(err))
     out = Path(args.out) if args.out is not None else result.with_suffix("")
     formats = tuple(dict.fromkeys(args.formats or ("png",)))
     try:

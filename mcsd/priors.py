@@ -22,7 +22,7 @@ import json
 import math
 import os
 import re
-import sys
+import tomllib
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -32,11 +32,6 @@ from typing import Any, NoReturn
 
 import numpy as np
 from scipy import stats
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 needs the tomli backport
-    import tomli as tomllib
 
 from mcsd.priors_model import (
     Buyer,
@@ -457,7 +452,7 @@ def _increments(ctx: _Ctx, path: str, raw: Any) -> dict[str, dict[int, float]]:
         out[region] = {}
         for year, value in years.items():
             ypath = _key_path(rpath, year)
-            if not year.isdigit() or not first <= int(year) <= last:
+            if not (year.isascii() and year.isdigit()) or not first <= int(year) <= last:
                 ctx.fail(
                     ypath,
                     f"must be an integer year in [{first}, {last}] (base to horizon year)",

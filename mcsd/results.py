@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -118,7 +118,7 @@ def build_dataset(
             "sustain_months": priors.sustain_months,
             "base_month": priors.base_month,
             "horizon_month": priors.horizon_month,
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "Conventions": "CF-1.8",
             **attrs,
         }
@@ -155,7 +155,12 @@ def read_result(path: str | os.PathLike) -> xr.Dataset:
         raise ResultFileError(f"{p}: not a readable netCDF file ({type(exc).__name__})") from None
     if ds.attrs.get("mcsd_format") != RESULT_FORMAT:
         raise ResultFileError(f"{p}: not an mcsd result file (no mcsd_format attribute)")
-    version = int(ds.attrs.get("mcsd_format_version", -1))
+    try:
+        version = int(ds.attrs.get("mcsd_format_version", -1))
+    except (TypeError, ValueError):
+        raise ResultFileError(
+            f"{p}: unreadable mcsd_format_version {ds.attrs.get('mcsd_format_version')!r}"
+        ) from None
     if version != RESULT_FORMAT_VERSION:
         raise ResultFileError(
             f"{p}: result format version {version}, this mcsd reads {RESULT_FORMAT_VERSION}"

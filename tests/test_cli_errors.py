@@ -117,14 +117,6 @@ def test_valid_run_still_works(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert capsys.readouterr().err == ""
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "cli._integer accepts any Python int: a seed outside int64 runs the whole "
-        "simulation, then write_netcdf fails on the object-dtype 'seed' attribute with a "
-        "TypeError traceback (exit 1)"
-    ),
-)
 def test_seed_outside_int64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "o.nc"
     code, line = run_cli(

@@ -21,6 +21,7 @@ from matplotlib.collections import PolyCollection, QuadMesh  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from mcsd import plot, plot_cli  # noqa: E402
+from mcsd.results import RESULT_FORMAT, RESULT_FORMAT_VERSION  # noqa: E402
 
 QUANTILES = np.round(np.arange(1, 20) * 0.05, 2)
 LEVELS = np.round(np.arange(10, 21) * 0.05, 2)
@@ -132,6 +133,8 @@ def make_result(
             "priors_name": priors_name,
             "mcsd_version": "0.1.0",
             "point_mode": 0,
+            "mcsd_format": RESULT_FORMAT,
+            "mcsd_format_version": RESULT_FORMAT_VERSION,
         },
     )
     return ds
@@ -464,7 +467,11 @@ def test_run_plot_unreadable_file_one_line(tmp_path, capsys):
     bad.write_text("not a netcdf file\n", encoding="utf-8")
     assert plot_cli.run_plot(_parse(["plot", str(bad)])) == 2
     lines = capsys.readouterr().err.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("mcsd plot: error: cannot read")
+    assert (
+        len(lines) == 1
+        and lines[0].startswith("mcsd plot: error:")
+        and "not a readable netCDF" in lines[0]
+    )
 
 
 def test_run_plot_missing_variable_one_line(ds, tmp_path, capsys):

@@ -168,13 +168,6 @@ def test_read_result_rejects(case: str, small_result: xr.Dataset, tmp_path: Path
     assert "\n" not in str(info.value)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "results.read_result: int(ds.attrs['mcsd_format_version']) raises a bare ValueError "
-        "(or TypeError) for a non-integer attribute instead of ResultFileError"
-    ),
-)
 def test_read_result_rejects_non_integer_version(small_result: xr.Dataset, tmp_path: Path) -> None:
     path = _version(small_result, tmp_path / "vabc.nc", "abc")
     with pytest.raises(ResultFileError, match="version"):
@@ -199,13 +192,6 @@ def test_plot_rejects_foreign_file(
     assert not list(tmp_path.glob("fig*"))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "plot_cli.run_plot opens the file with xr.open_dataset, not results.read_result, "
-        "so an incompatible mcsd_format_version is plotted (exit 0)"
-    ),
-)
 def test_plot_rejects_incompatible_version(
     small_result: xr.Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -9,17 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-import sys
+import tomllib
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from scipy import stats
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIORS_PATH = ROOT / "priors" / "cic2025.toml"
