@@ -800,7 +800,11 @@ def save_figures(
         raise ValueError(
             f"formats must be among {', '.join(FIGURE_FORMATS)}, got {', '.join(bad) or 'none'}"
         )
-    makers: dict[str, Callable[[xr.Dataset], Figure]] = {"fan": fan_chart, "shortage": shortage_heatmap, "turning": turning_point_plot}
+    makers: dict[str, Callable[[xr.Dataset], Figure]] = {
+        "fan": fan_chart,
+        "shortage": shortage_heatmap,
+        "turning": turning_point_plot,
+    }
     chosen = list(makers) if kind == "all" else [kind]
     # Validate everything before drawing anything, so a bad dataset writes no files.
     needs = {
