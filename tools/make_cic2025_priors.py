@@ -13,7 +13,8 @@ this script only documents how its numbers were derived:
 * per-buyer and per-provider splits of those increments use the share tables below
   (assumptions: the study prints no per-buyer or per-provider figures) and a
   largest-remainder rule, so integer MW sum *exactly* to the study's increments;
-* each third-party-share beta has its ``b`` solved so that its median equals the nominal;
+* each third-party share is a truncnorm centred on its nominal, truncated symmetrically, so
+  its median is the nominal exactly;
 * project months are staggered through the year (first-half heavy) so that, in point
   mode, monthly occupancy reproduces the study's turning points (checked below).
 
@@ -29,7 +30,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize, stats
 
 ROOT = Path(__file__).resolve().parents[1]
 CSV_PATH = ROOT / "mcsd" / "data" / "cic2025_wholesale_stock.csv"
@@ -478,15 +478,6 @@ def largest_remainder(total: int, weights: list[float]) -> list[int]:
     return [int(x) for x in base]
 
 
-def beta_b_for_median(a: float, median: float) -> float:
-    """b such that scipy.stats.beta(a, b).median() == median."""
-    b = optimize.brentq(
-        lambda b: stats.beta.median(a, b) - median, 1e-3, 1e4, xtol=1e-14, rtol=1e-14, maxiter=500
-    )
-    assert abs(stats.beta.median(a, b) - median) < 1e-9
-    return float(b)
-
-
 def month_str(year: int, month: int) -> str:
     return f"{year}-{month:02d}"
 
@@ -621,7 +612,9 @@ def render(stock, dinc, sinc, binc, projects) -> str:
     a("#    'assumption:' with its reasoning. Splits add up EXACTLY to the study's increments")
     a("#    (largest-remainder rounding), so point mode reproduces the CSV's year-end stocks.")
     a("#  * nominal = median for every uncertain input (MODEL.md): lognorm with scale 1 has")
-    a("#    median 1; each beta's b is solved so its median equals the share's nominal; delays are")
+    a(
+        "#    median 1; each share is a symmetric truncnorm centred on its nominal (median = nominal); delays are"
+    )
     a("#    0 with probability p_on_time >= 0.5, so the nominal delivery is the scheduled month.")
     a("")
     a("[meta]")
