@@ -237,6 +237,10 @@ def _array_of_tables(ctx: _Ctx, path: str, raw: Any) -> list[tuple[str, Any]]:
 # ----------------------------------------------------------------------------- checkers
 
 
+# MW quantities above this (10 TW, far beyond any market) are typos or overflow, not data.
+MAX_MW = 1e7
+
+
 def _number(
     lo: float | None = None,
     hi: float | None = None,
@@ -264,6 +268,19 @@ def _number(
         if too_low or too_high:
             ctx.fail(path, rule, value)
         return float(value)
+
+    return check
+
+
+def _mw(lo_open: bool = False) -> Checker:
+    """A capacity or stock in MW: >= 0 (or > 0) and at most MAX_MW."""
+    base = _number(0, lo_open=lo_open)
+
+    def check(ctx: _Ctx, path: str, value: Any) -> float:
+        number = base(ctx, path, value)
+        if number > MAX_MW:
+            ctx.fail(path, f"must be <= {MAX_MW:g} MW (10 TW)", value)
+        return number
 
     return check
 
@@ -413,9 +430,19 @@ def _scipy_distribution(ctx: _Ctx, path: str, params: dict[str, Any]) -> Distrib
         ctx.fail(_key_path(path, "b"), f"must be > a ({values['a']:g}) for truncnorm", params["b"])
     try:
         dist = Distribution(name, values)
-        dist.frozen()
+        frozen = dist.frozen()
     except TypeError as exc:  # pragma: no cover - the checks above should catch these
         ctx.fail(path, f"is rejected by scipy.stats.{name}: {exc}", params)
+    # The kernels draw uniforms in [2**-53, 1 - 2**-53]: every draw must be a finite number.
+    with np.errstate(all="ignore"):
+        extremes = frozen.ppf([2.0**-53, 0.5, 1.0 - 2.0**-53])
+    if not np.all(np.isfinite(extremes)) or np.max(np.abs(extremes)) > 1e12:
+        ctx.fail(
+            path,
+            f"gives draws that are not finite or beyond 1e12 ({dist}: 1e-16 and 1 - 1e-16 "
+            f"quantiles {extremes[0]:.3g}, {extremes[2]:.3g})",
+            params,
+        )
     return dist
 
 
@@ -433,8 +460,8 @@ def _profile(ctx: _Ctx, path: str, raw: Any) -> tuple[float, ...]:
         ctx.fail(path, "must be an array of exactly 12 monthly weights", raw)
     weights = [_number(0)(ctx, f"{path}[{i}]", w) for i, w in enumerate(raw)]
     total = sum(weights)
-    if total <= 0:
-        ctx.fail(path, "must have a positive sum", raw)
+    if not 0 < total < float("inf"):
+        ctx.fail(path, "must have a positive sum (and a finite one)", raw)
     return tuple(w / total for w in weights)
 
 
@@ -458,7 +485,7 @@ def _increments(ctx: _Ctx, path: str, raw: Any) -> dict[str, dict[int, float]]:
                     f"must be an integer year in [{first}, {last}] (base to horizon year)",
                     year,
                 )
-            out[region][int(year)] = _number(0)(ctx, ypath, value)
+            out[region][int(year)] = _mw()(ctx, ypath, value)
     return out
 
 
@@ -480,8 +507,8 @@ _SETTINGS: _Spec = {
 _REGION: _Spec = {
     "id": _Key(_ident),
     "name": _Key(_string, required=False),
-    "demand_stock_mw": _Key(_number(0)),
-    "supply_stock_mw": _Key(_number(0)),
+    "demand_stock_mw": _Key(_mw()),
+    "supply_stock_mw": _Key(_mw()),
     "delay_factor": _Key(_distribution("factor"), required=False),
 }
 
@@ -499,7 +526,7 @@ _BUYER: _Spec = {
 _PROJECT: _Spec = {
     "id": _Key(_ident),
     "region": _Key(lambda ctx, path, v: ctx.region(path, v)),
-    "capacity_mw": _Key(_number(0, lo_open=True)),
+    "capacity_mw": _Key(_mw(lo_open=True)),
     "scheduled_month": _Key(_month),
 }
 
