@@ -239,6 +239,7 @@ def _array_of_tables(ctx: _Ctx, path: str, raw: Any) -> list[tuple[str, Any]]:
 
 # MW quantities above this (10 TW, far beyond any market) are typos or overflow, not data.
 MAX_MW = 1e7
+MIN_SHARE_NOMINAL = 1e-4
 
 
 def _number(
@@ -345,7 +346,8 @@ def _distribution(role: str) -> Checker:
         if role == "share":
             if "nominal" not in params:
                 ctx.fail(_key_path(path, "nominal"), "is missing (the share the increments assume)")
-            nominal = _number(0, 1, lo_open=True)(
+            # Increments scale by share / nominal: a vanishing nominal would overflow them.
+            nominal = _number(MIN_SHARE_NOMINAL, 1)(
                 ctx, _key_path(path, "nominal"), params.pop("nominal")
             )
         dist = _scipy_distribution(ctx, path, params)

@@ -496,7 +496,7 @@ CASES: dict[str, tuple[Mutation, str, str | None, str]] = {
         sub(("nominal = 0.5", "nominal = 0")),
         f"{TPS}.nominal",
         "0",
-        "must be in (0, 1]",
+        "must be in [0.0001, 1]",
     ),
     "late_support": (
         sub(('{ dist = "gamma", a = 2, scale = 1.5 }', '{ dist = "norm", loc = 2, scale = 1 }')),
