@@ -3,17 +3,21 @@
 __version__ = "0.1.0"
 
 from mcsd.api import simulate  # noqa: E402
+from mcsd.compare import compare  # noqa: E402
 from mcsd.priors import PriorsError, load_priors  # noqa: E402
 from mcsd.priors_model import Priors  # noqa: E402
 from mcsd.results import ResultFileError, read_result, write_netcdf  # noqa: E402
+from mcsd.sensitivity import sensitivity  # noqa: E402  (the function shadows the module name)
 
 __all__ = [
     "Priors",
     "PriorsError",
     "ResultFileError",
     "__version__",
+    "compare",
     "load_priors",
     "read_result",
+    "sensitivity",
     "simulate",
     "write_netcdf",
 ]

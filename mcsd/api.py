@@ -52,6 +52,9 @@ def simulate(
     client=None,
     keep_paths_store: str | os.PathLike | None = None,
     batch_paths: int | None = None,
+    target_se: float | None = None,
+    max_paths: int | None = None,
+    se_cells: dict | None = None,
 ) -> xr.Dataset:
     """Monte Carlo (or point-mode) run of the regional stock model.
 
@@ -84,6 +87,13 @@ def simulate(
         per-path cube, opened lazily in the result; default a new temporary folder.
     batch_paths : int or None
         With ``client``: paths per task (default chosen from n_paths and the worker count).
+    target_se, max_paths, se_cells : precision-targeted run (``mcsd.precision``)
+        With ``target_se``, ``n_paths`` is ignored: blocks of paths are added until every
+        selected p_shortage / turning_point_cdf cell has standard error <= target_se (at
+        least 10,000 paths; a Wilson guard where p is 0 or 1), or ``max_paths`` is reached.
+        ``se_cells`` selects cells, e.g. ``{"region": ["yangtze"], "time": slice("2025",
+        "2026")}``. The result equals the fixed-n run at the stopping n (attrs
+        ``paths_used``, ``target_se``, ``converged``, ``non_converged_cells``).
 
     Returns
     -------
@@ -104,6 +114,19 @@ def simulate(
         or not -(2**63) <= seed < 2**63
     ):
         raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
+    # --- precision-targeted run (mcsd.precision) ---
+    if target_se is not None:
+        if point or keep_paths or client is not None:
+            raise ValueError("target_se cannot be combined with point, keep_paths or client")
+        from mcsd.precision import simulate_to_precision
+
+        nthreads = default_threads() if threads is None else int(threads)
+        if nthreads < 1:
+            raise ValueError(f"threads must be >= 1, got {threads!r}")
+        return simulate_to_precision(
+            p, int(seed), target_se, max_paths, se_cells, nthreads, q, lv, progress
+        )
+    # --- end precision-targeted run ---
     n = 1 if point else int(n_paths)
     run = CompiledRun.build(p, int(seed))
     r1, t = run.model.n_regions + 1, run.model.n_months

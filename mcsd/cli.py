@@ -55,6 +55,16 @@ def _integer(text: str) -> int:
     return value
 
 
+def _probability_open(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be a number in (0, 1), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mcsd import __version__
     from mcsd.plot_cli import register as register_plot
@@ -73,6 +83,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default=DEFAULT_OUT, help=f"result file (default {DEFAULT_OUT})")
     run.add_argument("--threads", type=_positive_int, default=None, help="worker threads")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    # --- precision-targeted run (mcsd.precision) ---
+    run.add_argument(
+        "--target-se",
+        type=_probability_open,
+        default=None,
+        metavar="X",
+        help="add paths until every P(short) and turning-point CDF cell has SE <= X "
+        "(--paths is then ignored)",
+    )
+    run.add_argument(
+        "--max-paths",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="with --target-se: stop at N paths even if not converged",
+    )
+    # --- end precision-targeted run ---
     # --- dask (mcsd.distributed) ---
     where = run.add_mutually_exclusive_group()
     where.add_argument(
@@ -215,15 +242,31 @@ def cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     _check_writable(out)
     priors = load_priors(args.priors)
-    with _dask_client(args) as client:  # None unless --scheduler or --workers
+    if args.target_se is None and args.max_paths is not None:
+        raise UsageError("mcsd run: error: --max-paths needs --target-se")
+    if args.target_se is not None and (args.scheduler or args.workers):
+        raise UsageError("mcsd run: error: --target-se runs locally (no --scheduler/--workers)")
+    if args.target_se is not None:  # --- precision-targeted run (mcsd.precision) ---
         ds = simulate(
             priors,
-            n_paths=args.paths,
             seed=args.seed,
             threads=args.threads,
             progress=False if args.quiet else None,
-            client=client,
+            target_se=args.target_se,
+            max_paths=args.max_paths,
         )
+        args.paths = int(ds.attrs["paths_used"])
+    else:
+        with _dask_client(args) as client:  # None unless --scheduler or --workers
+            ds = simulate(
+                priors,
+                n_paths=args.paths,
+                seed=args.seed,
+                threads=args.threads,
+                progress=False if args.quiet else None,
+                client=client,
+            )
+    # --- end precision-targeted run ---
     table = summary_table(ds)
     print(
         f"mcsd run: priors {priors.name}, {args.paths:,} paths, seed {args.seed}, "
@@ -233,6 +276,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     se = float(ds.p_shortage_se.max())
     print(f"largest Monte Carlo standard error of a P(short) cell: {se:.4f}")
+    if args.target_se is not None:
+        state = "reached" if ds.attrs["converged"] else "NOT reached (--max-paths hit)"
+        print(
+            f"target SE {args.target_se:g} {state} with {args.paths:,} paths"
+            + ("" if ds.attrs["converged"] else f"; {ds.attrs['n_non_converged_cells']} cells")
+        )
     write_netcdf(ds, out)
     print(f"wrote {out}")
     return 0

@@ -31,6 +31,7 @@ __all__ = [
     "shortage_heatmap",
     "turning_point_plot",
     "scenario_comparison",
+    "tornado_chart",
     "save_figures",
     "FIGURE_KINDS",
     "FIGURE_FORMATS",
@@ -831,3 +832,107 @@ def save_figures(
         finally:
             plt.close(fig)
     return written
+
+
+# --- sensitivity (mcsd.sensitivity) -------------------------------------------------------
+
+
+def tornado_chart(
+    sens: xr.Dataset,
+    region: str = "yangtze",
+    output: str = "shortage",
+    year: int | None = None,
+    first_order: bool = True,
+) -> Figure:
+    """Horizontal bars of the grouped Sobol indices of one region and output.
+
+    Parameters
+    ----------
+    sens : xarray.Dataset
+        The result of :func:`mcsd.sensitivity`.
+    region : str
+        A region of ``sens`` (incl. ``national``).
+    output : {"shortage", "turning_month"}
+        The shortage indicator at a year end, or the (censored) turning-point month.
+    year : int, optional
+        With ``output="shortage"``: the year end (default the first).
+    first_order : bool
+        Also draw the first-order index (a thinner, darker bar inside the total).
+
+    Groups are sorted by total index, largest on top; whiskers are the 95% bootstrap
+    intervals when ``sens`` has them.
+    """
+    if output not in ("shortage", "turning_month"):
+        raise ValueError(f"output must be 'shortage' or 'turning_month', got {output!r}")
+    total_name = f"{output}_total"
+    if total_name not in sens or "group" not in sens.dims:
+        raise ValueError("tornado_chart needs the Dataset returned by mcsd.sensitivity")
+    regions = [str(r) for r in sens.region.values]
+    if region not in regions:
+        raise ValueError(f"unknown region {region!r}; the dataset has {', '.join(regions)}")
+    sel: dict[str, object] = {"region": region}
+    when = ""
+    if output == "shortage":
+        years = [int(y) for y in sens.year.values]
+        y = years[0] if year is None else int(year)
+        if y not in years:
+            raise ValueError(f"year {y} not in the dataset's years {years}")
+        sel["year"] = y
+        when = f", end {y}"
+    sub = sens.sel(sel)
+    total = sub[total_name].values.astype(float)
+    first = sub[f"{output}_first_order"].values.astype(float)
+    labels = (
+        [str(v) for v in sens["group_label"].values]
+        if "group_label" in sens
+        else [str(g) for g in sens.group.values]
+    )
+    order = np.argsort(np.nan_to_num(total, nan=-1.0))  # smallest first: largest on top
+    ypos = np.arange(len(order))
+    fig, ax = plt.subplots(figsize=(6.4, 0.55 * len(order) + 1.6), layout="constrained")
+
+    def whiskers(name: str) -> np.ndarray | None:
+        lo, hi = f"{name}_lo", f"{name}_hi"
+        if lo not in sub or hi not in sub:
+            return None
+        v = sub[name].values[order]
+        return np.abs(np.vstack([v - sub[lo].values[order], sub[hi].values[order] - v]))
+
+    ax.barh(
+        ypos,
+        np.nan_to_num(total[order]),
+        height=0.6,
+        color="#f4a582",
+        xerr=whiskers(total_name),
+        error_kw={"ecolor": "0.3", "capsize": 3, "lw": 1},
+        label="total index",
+    )
+    if first_order:
+        ax.barh(
+            ypos,
+            np.nan_to_num(first[order]),
+            height=0.25,
+            color="#b2182b",
+            xerr=whiskers(f"{output}_first_order"),
+            error_kw={"ecolor": "0.1", "capsize": 2, "lw": 0.8},
+            label="first-order index",
+        )
+    ax.set_yticks(ypos, [labels[i] for i in order])
+    ax.axvline(0.0, color="0.5", lw=0.8)
+    ax.set_xlim(min(0.0, float(np.nanmin(np.append(first, 0.0))) - 0.05), 1.05)
+    ax.set_xlabel("share of output variance (Sobol index)")
+    what = "shortage (occupancy >= threshold)" if output == "shortage" else "turning-point month"
+    ax.set_title(f"{_region_label(region)}: {what}{when}", fontsize=10)
+    if np.all(np.isnan(total)):
+        ax.text(
+            0.5,
+            0.5,
+            "output constant: no variance to attribute",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.4",
+        )
+    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    fig.text(0.99, 0.005, _provenance(sens), ha="right", va="bottom", fontsize=6.5, color="0.5")
+    return fig

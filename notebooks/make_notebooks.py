@@ -598,6 +598,121 @@ case move little in any scenario; the informative cells are the ones in between.
     ),
 ]
 
+# --- 04 -----------------------------------------------------------------------------------
+
+DECISIONS = [
+    md(
+        """
+# Decision tools: precision, paired comparisons, sensitivity
+
+Three questions that come after a first run:
+
+1. **How many paths do I need?** `mcsd.simulate(..., target_se=...)` adds blocks of paths
+   until every shortage probability (and turning-point CDF cell) is known to the target
+   standard error, and returns exactly the fixed-n run at the n it stopped at.
+2. **Is scenario b really different from a?** `mcsd.compare(a, b, ...)` runs both with
+   common random numbers and gives the difference with its *paired* standard error.
+3. **Which input drives the answer?** `mcsd.sensitivity(priors, ...)` splits the variance
+   of the shortage indicator and of the turning month between the input groups (grouped
+   Sobol indices, pick-freeze), with bootstrap intervals.
+"""
+    ),
+    code(
+        """
+%matplotlib inline
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+import mcsd
+import mcsd.plot
+
+SEED = 2025
+priors = mcsd.load_priors("cic2025")
+"""
+    ),
+    md(
+        """
+## 1. A precision target
+
+The stopping rule needs at least 10,000 paths and, in every selected cell,
+max(binomial SE, Wilson half-width / 1.96) <= target: a cell with p = 0 has binomial SE 0 at
+any n, which must not count as "known exactly". Here only yangtze's cells in 2025-2026.
+"""
+    ),
+    code(
+        """
+ds = mcsd.simulate(
+    priors, seed=SEED, target_se=0.003, max_paths=200_000,
+    se_cells={"region": ["yangtze"], "time": slice("2025-01", "2026-12")}, progress=False,
+)
+print({k: ds.attrs[k] for k in ["paths_used", "target_se", "converged", "max_selected_se"]})
+ds["p_shortage_se"].sel(region="yangtze", time=ds.time.dt.month == 12).to_pandas().round(4)
+"""
+    ),
+    md(
+        """
+## 2. A paired comparison
+
+Both scenarios draw the same random numbers for every buyer, provider and project they share,
+so on each path they differ only by what the scenario changes. The paired standard error uses
+the per-path joint counts (both short, only a, only b); the unpaired one is what two
+independent runs would give.
+"""
+    ),
+    code(
+        """
+cmp = mcsd.compare("cic2025", "power_constrained", n_paths=20_000, seed=SEED)
+END = cmp.time.dt.month == 12
+table = pd.DataFrame({
+    "diff (pts)": 100 * cmp.diff_p_shortage.sel(region="yangtze", time=END).to_pandas(),
+    "paired SE (pts)": 100 * cmp.diff_p_shortage_se.sel(region="yangtze", time=END).to_pandas(),
+    "unpaired SE (pts)": 100
+    * cmp.diff_p_shortage_se_unpaired.sel(region="yangtze", time=END).to_pandas(),
+})
+table["SE ratio"] = table["paired SE (pts)"] / table["unpaired SE (pts)"]
+table.round(3)
+"""
+    ),
+    md(
+        """
+A ratio r means the paired run is as precise as independent runs with 1/r^2 times the
+paths. Where the scenario moves p a lot the gain is bounded: no coupling of the two runs can
+give a variance below |d| (1 - |d|) / n, d the difference.
+
+## 3. Sensitivity: which input group matters?
+
+Groups: market factor, buyer-specific demand, third-party share, delivery delays (provider,
+regional factors, on-time and late draws), cancellations. First-order index: the share of the
+output's variance explained by the group alone; total index: including its interactions.
+Cost: (2 + 5) runs of `n_paths`. The turning month of a path that never turns is censored at
+one month past the horizon.
+"""
+    ),
+    code(
+        """
+sens = mcsd.sensitivity(priors, n_paths=10_000, seed=SEED, n_boot=100)
+y = sens.sel(region="yangtze")
+pd.DataFrame({
+    "first order (end 2025 shortage)": y.shortage_first_order.sel(year=2025).to_pandas(),
+    "total (end 2025 shortage)": y.shortage_total.sel(year=2025).to_pandas(),
+    "first order (turning month)": y.turning_month_first_order.to_pandas(),
+    "total (turning month)": y.turning_month_total.to_pandas(),
+}).round(3)
+"""
+    ),
+    code(
+        """
+fig = mcsd.plot.tornado_chart(sens, region="yangtze", output="shortage", year=2025)
+plt.show()
+plt.close(fig)
+fig = mcsd.plot.tornado_chart(sens, region="yangtze", output="turning_month")
+plt.show()
+plt.close(fig)
+"""
+    ),
+]
+
 
 def write(name: str, cells: list) -> Path:
     nb = new_notebook(cells=cells)
@@ -616,6 +731,7 @@ def main() -> None:
             ("01_quick_start.ipynb", QUICK_START),
             ("02_shortage_and_turning_points.ipynb", SHORTAGE),
             ("03_scenarios.ipynb", SCENARIOS),
+            ("04_decisions.ipynb", DECISIONS),
         ]
     ]
     # The repository's ruff settings lint and format notebooks too: format the cells.
