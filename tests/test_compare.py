@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import buyer, make_priors, region
 
 import mcsd
+
+from conftest import buyer, make_priors, region
 
 N = 20_000
 

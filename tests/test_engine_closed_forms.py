@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXACT_ONE, Z4, buyer, make_priors, project, provider, region
 from scipy import integrate, stats
 
 import mcsd
 from mcsd.priors_model import Distribution
+
+from conftest import EXACT_ONE, Z4, buyer, make_priors, project, provider, region
 
 N = 100_000
 

@@ -18,12 +18,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from conftest import buyer, make_priors, project, provider, region, zero_width
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import mcsd
 from mcsd.priors_model import Distribution
+
+from conftest import buyer, make_priors, project, provider, region, zero_width
 
 PROFILE = settings(
     max_examples=10,

@@ -11,11 +11,12 @@ import sys
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import drop_created
 
 import mcsd
 import mcsd.api
 import mcsd.engine
+
+from conftest import drop_created
 
 N = 20_000
 SEED = 7

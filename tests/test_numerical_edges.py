@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import EXACT_ONE, buyer, exact_share, make_priors, project, provider, region
 
 import mcsd
 from mcsd.accumulators import Accumulators
 from mcsd.engine import BLOCK_PATHS, CHUNK_PATHS, CompiledRun
 from mcsd.kernels import FIXED_POINT_SCALE
 from mcsd.priors_model import Distribution
+
+from conftest import EXACT_ONE, buyer, exact_share, make_priors, project, provider, region
 
 
 def assert_no_nan(ds) -> None:

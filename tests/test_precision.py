@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 import xarray as xr
-from conftest import drop_created, zero_width
 
 import mcsd
 from mcsd.cli import main
 from mcsd.precision import DEFAULT_MIN_PATHS
+
+from conftest import drop_created, zero_width
 
 TARGET_ATTRS = (
     "paths_used",

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from conftest import buyer, make_priors, region
 
 import mcsd
 from mcsd.cli import main
 from mcsd.results import RESULT_FORMAT_VERSION, ResultFileError, read_result, write_netcdf
+
+from conftest import buyer, make_priors, region
 
 
 @pytest.fixture(scope="module")

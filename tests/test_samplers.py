@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import Z4, buyer, make_priors, project, provider, region
 from scipy import special, stats
 
 from mcsd.engine import CompiledRun
 from mcsd.kernels import draw_inputs
 from mcsd.priors_model import Distribution
+
+from conftest import Z4, buyer, make_priors, project, provider, region
 
 N = 1_000_000
 KS_P_MIN = 1e-3

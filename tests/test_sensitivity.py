@@ -7,11 +7,12 @@ import dataclasses
 import matplotlib
 import numpy as np
 import pytest
-from conftest import zero_width
 
 import mcsd
 from mcsd.model_arrays import GROUPS
 from mcsd.sensitivity import bootstrap_indices, sobol_indices
+
+from conftest import zero_width
 
 matplotlib.use("Agg")
 
