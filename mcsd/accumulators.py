@@ -90,7 +90,7 @@ class Accumulators:
     n_paths: int
     shortage: np.ndarray  # (R1, T) int64: paths with occupancy >= threshold
     turning: np.ndarray  # (R1, T+1) int64: paths whose turning month is t; [:, T] none
-    occupancy_fixed: np.ndarray  # (R1, T) int64: sum of occupancy in units of 2**-32
+    occupancy_fixed: np.ndarray  # (R1, T) int64: sum of occupancy in units of 2**-24
     occupancy_hist: np.ndarray  # (R1, T, 1001) int64
     mw_hist: np.ndarray  # (3, R1, T, N_MW_BINS + 2) int64
     vmin: np.ndarray  # (4, R1, T) float64, +inf when empty
@@ -221,7 +221,10 @@ def wilson_interval(k: np.ndarray, n: int, z: float = 1.959963984540054):
     denom = 1.0 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return np.clip(centre - half, 0.0, 1.0), np.clip(centre + half, 0.0, 1.0)
+    # the interval always contains p; at p = 0 or 1 rounding can leave it one ulp outside
+    lo = np.minimum(np.clip(centre - half, 0.0, 1.0), p)
+    hi = np.maximum(np.clip(centre + half, 0.0, 1.0), p)
+    return lo, hi
 
 
 def _hist_quantiles(counts, bin_lo, bin_w, vmin, vmax, quantiles):

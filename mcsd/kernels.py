@@ -26,10 +26,10 @@ import numpy as np
 from mcsd.kernels_random import (
     gamma_integer_shape,
     jit,
-    ndtri,
+    normals,
     path_key,
-    ppf,
-    quantile_of_normal,
+    ppf_row,
+    quantile_of_normal_row,
     uniform,
 )
 from mcsd.model_arrays import G_BUYER, G_CANCEL, G_DELAY, G_MARKET, G_SHARE, NO_DIST
@@ -38,7 +38,9 @@ VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET = 0, 1, 2, 3
 N_VARS = 4
 OCC_BINS_PER_UNIT = 1000  # occupancy histogram: bins [k/1000, (k+1)/1000), k = 0..1000
 N_OCC_BINS = OCC_BINS_PER_UNIT + 1
-FIXED_POINT_SCALE = 4294967296.0  # 2**32: occupancy sums are exact int64 in these units
+# occupancy sums are exact int64 in units of 2**-24: room for 2**63 / 2**24 ~ 5.5e11 paths
+# at occupancy 1; each path's occupancy is rounded to 6e-8 (mean error <= 3e-8)
+FIXED_POINT_SCALE = 16777216.0
 
 
 # --------------------------------------------------------------------------------------
@@ -56,32 +58,47 @@ def _demand_scales(
     mult_code,
     mult_params,
     h_market,
-    h_buyer,
+    h_buyer_flat,
     h_share,
     gk_market,
     gk_buyer,
     gk_share,
     zm,
+    zb,
+    u_buf,
     scale_bk,
 ):
-    """Fill zm (K,) with the market factor and scale_bk (B, K) with M[b, k] x share / nominal."""
+    """Fill zm (K,) with the market factor and scale_bk (B, K) with M[b, k] x share / nominal.
+
+    zb (B x K,) gets the buyers' own normals, u_buf (max(B x K, K),) is scratch: the normals
+    are drawn in vectorized passes (``normals``) before the copula recursion uses them.
+    """
     K = zm.shape[0]
-    for k in range(K):
-        zm[k] = ndtri(uniform(gk_market, h_market[k]))
+    normals(gk_market, h_market, u_buf, zm)
+    normals(gk_buyer, h_buyer_flat, u_buf, zb)
     for b in range(loading.shape[0]):
         load = loading[b]
         own = own_loading[b]
         phi = persistence[b]
         innov = innovation[b]
-        share = ppf(share_code[b], share_params[b], uniform(gk_share, h_share[b]))
-        ratio = share / share_nominal[b]
-        code = mult_code[b]
-        p = mult_params[b]
         z = 0.0
         for k in range(K):
-            e = load * zm[k] + own * ndtri(uniform(gk_buyer, h_buyer[b, k]))
+            e = load * zm[k] + own * zb[b * K + k]
             z = e if k == 0 else phi * z + innov * e
-            scale_bk[b, k] = quantile_of_normal(code, p, z) * ratio
+            zb[b * K + k] = z  # from here on zb holds the copula's z[b, k]
+    for b in range(loading.shape[0]):
+        share = ppf_row(share_code[b], share_params, b, uniform(gk_share, h_share[b]))
+        ratio = share / share_nominal[b]
+        code = mult_code[b]
+        if code == 1:  # lognorm, the usual multiplier: quantile_of_normal's own formula
+            s = mult_params[b, 0]
+            loc = mult_params[b, 2]
+            scale = mult_params[b, 3]
+            for k in range(K):
+                scale_bk[b, k] = (loc + scale * math.exp(s * zb[b * K + k])) * ratio
+        else:
+            for k in range(K):
+                scale_bk[b, k] = quantile_of_normal_row(code, mult_params, b, zb[b * K + k]) * ratio
 
 
 @jit
@@ -98,14 +115,35 @@ def sample_demand_scales(m, gk_market, gk_buyer, gk_share, zm, scale_bk):
         m.mult_code,
         m.mult_params,
         m.h_market,
-        m.h_buyer,
+        m.h_buyer.reshape(-1),
         m.h_share,
         gk_market,
         gk_buyer,
         gk_share,
         zm,
+        np.empty(m.h_buyer.size),
+        np.empty(max(m.h_buyer.size, zm.shape[0])),
         scale_bk,
     )
+
+
+@jit
+def _factors(code, params, hashes, key, u2, out):
+    """out[i] = the delay factor of item i (1 when it has none).
+
+    The normals of every item are drawn in one vectorized pass (``normals``, bit for bit
+    ``ndtri``); lognorm, the usual factor, is then ``ppf``'s own formula on them.
+    """
+    n = out.shape[0]
+    normals(key, hashes, u2[0, :n], u2[1, :n])
+    for i in range(n):
+        c = code[i]
+        if c == 1:
+            out[i] = params[i, 2] + params[i, 3] * math.exp(params[i, 0] * u2[1, i])
+        elif c == NO_DIST:
+            out[i] = 1.0
+        else:
+            out[i] = ppf_row(c, params, i, u2[0, i])
 
 
 @jit
@@ -131,31 +169,34 @@ def _delivery_months(
     gk_cancel,
     pf,
     rf,
+    u2,
     delivery,
 ):
-    """Fill ``delivery`` (J,) with each project's delivery month (1-based), 0 if cancelled."""
-    for p in range(cancel_prob.shape[0]):
-        code = prov_factor_code[p]
-        pf[p] = 1.0
-        if code != NO_DIST:
-            pf[p] = ppf(code, prov_factor_params[p], uniform(gk_delay, h_prov_factor[p]))
-    for r in range(rf.shape[0]):
-        code = region_factor_code[r]
-        rf[r] = 1.0
-        if code != NO_DIST:
-            rf[r] = ppf(code, region_factor_params[r], uniform(gk_delay, h_region_factor[r]))
-    for j in range(delivery.shape[0]):
+    """Fill ``delivery`` (J,) with each project's delivery month (1-based), 0 if cancelled.
+
+    u2 (2, max(J, P, R)) scratch: every project's cancellation and on-time uniforms, drawn
+    first in a loop that vectorizes, so the branchy loop below only compares.
+
+    pf (P,), rf (R,) get the provider and region delay factors.
+    """
+    _factors(prov_factor_code, prov_factor_params, h_prov_factor, gk_delay, u2, pf)
+    _factors(region_factor_code, region_factor_params, h_region_factor, gk_delay, u2, rf)
+    J = delivery.shape[0]
+    for j in range(J):
+        u2[0, j] = uniform(gk_cancel, h_cancel[j])
+        u2[1, j] = uniform(gk_delay, h_on_time[j])
+    for j in range(J):
         p = proj_provider[j]
-        if uniform(gk_cancel, h_cancel[j]) < cancel_prob[p]:
+        if u2[0, j] < cancel_prob[p]:
             delivery[j] = 0
             continue
         shift = 0
-        if uniform(gk_delay, h_on_time[j]) >= p_on_time[p]:
+        if u2[1, j] >= p_on_time[p]:
             a = late_int_shape[p]
             if a > 0:
-                late = gamma_integer_shape(a, late_params[p, 3], gk_delay, h_late[j], 0)
+                late = gamma_integer_shape(a, late_params[p, 3], gk_delay, h_late, j)
             else:
-                late = ppf(late_code[p], late_params[p], uniform(gk_delay, h_late[j, 0]))
+                late = ppf_row(late_code[p], late_params, p, uniform(gk_delay, h_late[j, 0]))
             dev = late * pf[p] * rf[proj_region[j]]
             shift = int(math.floor(dev + 0.5))
         delivery[j] = max(1, proj_scheduled[j] + shift)
@@ -186,6 +227,7 @@ def sample_delivery_months(m, gk_delay, gk_cancel, pf, rf, delivery):
         gk_cancel,
         pf,
         rf,
+        np.empty((2, max(delivery.shape[0], pf.shape[0], rf.shape[0]))),
         delivery,
     )
 
@@ -288,65 +330,61 @@ def _step(supply0, demand0, max_occupancy, spillover, has_spillover, inc_req, ad
     """
     R = supply0.shape[0]
     T = inc_req.shape[1]
-    supply = work[0]
-    req = work[1]
-    served = work[2]
-    unmet = work[3]
-    room = work[4]
-    inflow = work[5]
-    accept = work[6]
-    out_v = vals[i, : 4 * (R + 1) * T].reshape((4, R + 1, T))
+    # work rows: 0 supply, 1 requested, 2 served, 3 unmet, 4 room, 5 inflow, 6 acceptance.
+    # Work rows and output cells are indexed in place: a row view or a reshape costs two
+    # atomic reference-count updates per path.
+    R1T = (R + 1) * T
     for r in range(R):
-        supply[r] = supply0[r]
-        req[r] = demand0[r]
+        work[0, r] = supply0[r]
+        work[1, r] = demand0[r]
     for t in range(T):
         any_unmet = False
         for r in range(R):
-            supply[r] += add[r, t]
-            req[r] += inc_req[r, t]
-            cap = max_occupancy * supply[r]
-            served[r] = min(req[r], cap)
-            unmet[r] = req[r] - served[r]
-            room[r] = cap - served[r]
-            any_unmet |= unmet[r] > 0.0
+            work[0, r] += add[r, t]
+            work[1, r] += inc_req[r, t]
+            cap = max_occupancy * work[0, r]
+            work[2, r] = min(work[1, r], cap)
+            work[3, r] = work[1, r] - work[2, r]
+            work[4, r] = cap - work[2, r]
+            any_unmet |= work[3, r] > 0.0
         # with no unmet demand anywhere nothing moves: skipping the block is exact
         if has_spillover and any_unmet:
             for r2 in range(R):
-                inflow[r2] = 0.0
+                work[5, r2] = 0.0
             for r in range(R):
-                if unmet[r] > 0.0:
+                if work[3, r] > 0.0:
                     for r2 in range(R):
-                        inflow[r2] += spillover[r, r2] * unmet[r]
+                        work[5, r2] += spillover[r, r2] * work[3, r]
             for r2 in range(R):
-                accept[r2] = min(1.0, room[r2] / inflow[r2]) if inflow[r2] > 0.0 else 0.0
+                work[6, r2] = min(1.0, work[4, r2] / work[5, r2]) if work[5, r2] > 0.0 else 0.0
             for r in range(R):
-                if unmet[r] > 0.0:
+                if work[3, r] > 0.0:
                     out = 0.0
                     for r2 in range(R):
-                        moved = spillover[r, r2] * unmet[r] * accept[r2]
+                        moved = spillover[r, r2] * work[3, r] * work[6, r2]
                         if moved > 0.0:
                             out += moved
-                            req[r2] += moved
-                            served[r2] += moved
-                    req[r] -= out
-                    unmet[r] -= out
+                            work[1, r2] += moved
+                            work[2, r2] += moved
+                    work[1, r] -= out
+                    work[3, r] -= out
         tot_s = 0.0
         tot_d = 0.0
         tot_u = 0.0
         tot_req = 0.0
         for r in range(R):
-            out_v[0, r, t] = _occupancy(served[r], supply[r], req[r])
-            out_v[1, r, t] = served[r]
-            out_v[2, r, t] = supply[r]
-            out_v[3, r, t] = unmet[r]
-            tot_s += supply[r]
-            tot_d += served[r]
-            tot_u += unmet[r]
-            tot_req += req[r]
-        out_v[0, R, t] = _occupancy(tot_d, tot_s, tot_req)
-        out_v[1, R, t] = tot_d
-        out_v[2, R, t] = tot_s
-        out_v[3, R, t] = tot_u
+            vals[i, r * T + t] = _occupancy(work[2, r], work[0, r], work[1, r])
+            vals[i, 1 * R1T + r * T + t] = work[2, r]
+            vals[i, 2 * R1T + r * T + t] = work[0, r]
+            vals[i, 3 * R1T + r * T + t] = work[3, r]
+            tot_s += work[0, r]
+            tot_d += work[2, r]
+            tot_u += work[3, r]
+            tot_req += work[1, r]
+        vals[i, R * T + t] = _occupancy(tot_d, tot_s, tot_req)
+        vals[i, 1 * R1T + R * T + t] = tot_d
+        vals[i, 2 * R1T + R * T + t] = tot_s
+        vals[i, 3 * R1T + R * T + t] = tot_u
 
 
 @jit
@@ -417,16 +455,18 @@ def _fold_block(
             b_hi = -np.inf
             n_short = 0
             fsum = 0
+            t_turn = t - sustain + 2
             for i in range(nb):
                 x = vals[i, c]
                 b_lo = min(b_lo, x)
                 b_hi = max(b_hi, x)
                 fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
-                short = x >= threshold
+                short = np.int64(x >= threshold)
                 n_short += short
-                run[i] = run[i] + 1 if short else 0
-                if tm[i] == 0 and run[i] >= sustain:
-                    tm[i] = t - sustain + 2
+                rn = (run[i] + 1) * short
+                run[i] = rn
+                tm_i = tm[i]
+                tm[i] = t_turn if (tm_i == 0) & (rn >= sustain) else tm_i
             shortage[r, t] += n_short
             occ_fixed[r, t] += fsum
             vmin[0, r, t] = min(vmin[0, r, t], b_lo)
@@ -435,9 +475,10 @@ def _fold_block(
             n_bin = nb if b_lo == b_hi else 1
             for i in range(nb // n_bin):
                 x = vals[i, c]
-                k = int(x * OCC_BINS_PER_UNIT)
-                k = max(0, min(k, top))
-                if x < occ_edges[k]:
+                y = x * OCC_BINS_PER_UNIT
+                # compare before int(): int() of NaN or inf is undefined
+                k = 0 if not y >= 0.0 else (top if y >= top else int(y))
+                if k > 0 and x < occ_edges[k]:
                     k -= 1
                 elif x >= occ_edges[k + 1] and k < top:
                     k += 1
@@ -457,9 +498,12 @@ def _fold_block(
                     x = vals[i, c]
                     b_lo = min(b_lo, x)
                     b_hi = max(b_hi, x)
+                    # compare before converting: int() of inf or NaN is undefined (and would
+                    # index out of bounds); NaN goes to the underflow bin, inf to the overflow
                     k = 0
                     if x >= base:
-                        k = min(int((x - base) * iw) + 1, n_mw + 1)
+                        y = (x - base) * iw
+                        k = n_mw + 1 if y >= n_mw else int(y) + 1
                     kbuf[i] = k
                 vmin[v + 1, r, t] = min(vmin[v + 1, r, t], b_lo)
                 vmax[v + 1, r, t] = max(vmax[v + 1, r, t], b_hi)
@@ -505,9 +549,13 @@ def simulate_paths(
     J = m.proj_capacity_mw.shape[0]
     zm = np.empty(m.n_years)
     scale_bk = np.empty((B, m.n_years))
+    h_buyer_flat = m.h_buyer.reshape(-1)
+    zb = np.empty(h_buyer_flat.shape[0])
+    u_buf = np.empty(max(h_buyer_flat.shape[0], m.n_years))
     pf = np.empty(m.cancel_prob.shape[0])
     rf = np.empty(R)
     delivery = np.empty(J, dtype=np.int64)
+    u2 = np.empty((2, max(J, m.cancel_prob.shape[0], R)))
     inc_req = np.empty((R, T))
     year_req = np.empty((m.profiles.shape[0], R, m.n_years))
     add = np.empty((R, T))
@@ -544,12 +592,14 @@ def simulate_paths(
                     m.mult_code,
                     m.mult_params,
                     m.h_market,
-                    m.h_buyer,
+                    h_buyer_flat,
                     m.h_share,
                     path_key(gk_market, path),
                     path_key(gk_buyer, path),
                     path_key(gk_share, path),
                     zm,
+                    zb,
+                    u_buf,
                     scale_bk,
                 )
                 _delivery_months(
@@ -574,6 +624,7 @@ def simulate_paths(
                     path_key(gk_cancel, path),
                     pf,
                     rf,
+                    u2,
                     delivery,
                 )
             _requests(

@@ -113,9 +113,29 @@ def dist_params(dist: Distribution) -> tuple[int, np.ndarray]:
     for i, name in enumerate(shapes):
         p[i] = float(kw[name])
     if dist.name == "truncnorm":
-        p[4] = special.ndtr(p[0])
-        p[5] = special.ndtr(p[1])
+        p[4:7] = _truncnorm_derived(p[0], p[1])
     return code, p
+
+
+def _truncnorm_derived(a: float, b: float) -> tuple[float, float, float]:
+    """Derived constants of truncnorm(a, b) for ``kernels_random._truncnorm_std``."""
+    if a < 0.0 < b:
+        # Phi(b) - Phi(a) without cancellation: both erf terms are positive
+        mass = 0.5 * (
+            float(special.erf(b / math.sqrt(2.0))) - float(special.erf(a / math.sqrt(2.0)))
+        )
+        return float(special.ndtr(a)), mass, float(special.ndtr(-b))
+    # one-sided: scipy's log-space constants, computed by scipy's own helpers
+    try:
+        from scipy.stats._continuous_distns import _log_gauss_mass
+    except ImportError:  # pragma: no cover - scipy moved its private helper
+        lo, hi = (-b, -a) if a > 0.0 else (a, b)
+        l_hi, l_lo = float(special.log_ndtr(hi)), float(special.log_ndtr(lo))
+        log_mass = l_hi + math.log1p(-math.exp(l_lo - l_hi))
+    else:
+        log_mass = float(np.real(_log_gauss_mass(np.float64(a), np.float64(b))))
+    log_base = float(special.log_ndtr(a if a < 0.0 else -b))
+    return log_base, log_mass, 0.0
 
 
 def _support_lower(dist: Distribution) -> float:
