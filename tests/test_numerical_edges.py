@@ -268,7 +268,7 @@ def _huge(run: CompiledRun, n: int, occupancy_fixed_per_path: int) -> Accumulato
 def test_merging_counts_past_2_to_the_31() -> None:
     run = _toy_run()
     n = 2**31 - 1
-    quarter = int(0.25 * FIXED_POINT_SCALE)  # (2**32 + 5) x 2**30 < 2**63
+    quarter = int(0.25 * FIXED_POINT_SCALE)  # (2**32 + 5) x 2**22 < 2**63
     a, b = _huge(run, n, quarter), _huge(run, n + 7, quarter)
     merged = a.merge(b)
     total = 2 * n + 7
