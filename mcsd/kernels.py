@@ -19,20 +19,10 @@ Speed notes (why the code looks the way it does):
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
-from mcsd.kernels_random import (
-    gamma_integer_shape,
-    jit,
-    normals,
-    path_key,
-    ppf_row,
-    quantile_of_normal_row,
-    uniform,
-)
-from mcsd.model_arrays import G_BUYER, G_CANCEL, G_DELAY, G_MARKET, G_SHARE, NO_DIST
+from mcsd.kernels_random import jit
+from mcsd.kernels_sampling import nominal_block, sample_block
 
 VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET = 0, 1, 2, 3
 N_VARS = 4
@@ -41,203 +31,6 @@ N_OCC_BINS = OCC_BINS_PER_UNIT + 1
 # occupancy sums are exact int64 in units of 2**-24: room for 2**63 / 2**24 ~ 5.5e11 paths
 # at occupancy 1; each path's occupancy is rounded to 6e-8 (mean error <= 3e-8)
 FIXED_POINT_SCALE = 16777216.0
-
-
-# --------------------------------------------------------------------------------------
-# sampling
-# --------------------------------------------------------------------------------------
-@jit
-def _demand_scales(
-    loading,
-    own_loading,
-    persistence,
-    innovation,
-    share_code,
-    share_params,
-    share_nominal,
-    mult_code,
-    mult_params,
-    h_market,
-    h_buyer_flat,
-    h_share,
-    gk_market,
-    gk_buyer,
-    gk_share,
-    zm,
-    zb,
-    u_buf,
-    scale_bk,
-):
-    """Fill zm (K,) with the market factor and scale_bk (B, K) with M[b, k] x share / nominal.
-
-    zb (B x K,) gets the buyers' own normals, u_buf (max(B x K, K),) is scratch: the normals
-    are drawn in vectorized passes (``normals``) before the copula recursion uses them.
-    """
-    K = zm.shape[0]
-    normals(gk_market, h_market, u_buf, zm)
-    normals(gk_buyer, h_buyer_flat, u_buf, zb)
-    for b in range(loading.shape[0]):
-        load = loading[b]
-        own = own_loading[b]
-        phi = persistence[b]
-        innov = innovation[b]
-        z = 0.0
-        for k in range(K):
-            e = load * zm[k] + own * zb[b * K + k]
-            z = e if k == 0 else phi * z + innov * e
-            zb[b * K + k] = z  # from here on zb holds the copula's z[b, k]
-    for b in range(loading.shape[0]):
-        share = ppf_row(share_code[b], share_params, b, uniform(gk_share, h_share[b]))
-        ratio = share / share_nominal[b]
-        code = mult_code[b]
-        if code == 1:  # lognorm, the usual multiplier: quantile_of_normal's own formula
-            s = mult_params[b, 0]
-            loc = mult_params[b, 2]
-            scale = mult_params[b, 3]
-            for k in range(K):
-                scale_bk[b, k] = (loc + scale * math.exp(s * zb[b * K + k])) * ratio
-        else:
-            for k in range(K):
-                scale_bk[b, k] = quantile_of_normal_row(code, mult_params, b, zb[b * K + k]) * ratio
-
-
-@jit
-def sample_demand_scales(m, gk_market, gk_buyer, gk_share, zm, scale_bk):
-    """Fill ``scale_bk`` (B, K) with M[b, k] x share_b / nominal_b for one path."""
-    _demand_scales(
-        m.market_loading,
-        m.own_loading,
-        m.persistence,
-        m.innovation,
-        m.share_code,
-        m.share_params,
-        m.share_nominal,
-        m.mult_code,
-        m.mult_params,
-        m.h_market,
-        m.h_buyer.reshape(-1),
-        m.h_share,
-        gk_market,
-        gk_buyer,
-        gk_share,
-        zm,
-        np.empty(m.h_buyer.size),
-        np.empty(max(m.h_buyer.size, zm.shape[0])),
-        scale_bk,
-    )
-
-
-@jit
-def _factors(code, params, hashes, key, u2, out):
-    """out[i] = the delay factor of item i (1 when it has none).
-
-    The normals of every item are drawn in one vectorized pass (``normals``, bit for bit
-    ``ndtri``); lognorm, the usual factor, is then ``ppf``'s own formula on them.
-    """
-    n = out.shape[0]
-    normals(key, hashes, u2[0, :n], u2[1, :n])
-    for i in range(n):
-        c = code[i]
-        if c == 1:
-            out[i] = params[i, 2] + params[i, 3] * math.exp(params[i, 0] * u2[1, i])
-        elif c == NO_DIST:
-            out[i] = 1.0
-        else:
-            out[i] = ppf_row(c, params, i, u2[0, i])
-
-
-@jit
-def _delivery_months(
-    cancel_prob,
-    p_on_time,
-    late_code,
-    late_params,
-    late_int_shape,
-    prov_factor_code,
-    prov_factor_params,
-    region_factor_code,
-    region_factor_params,
-    proj_provider,
-    proj_region,
-    proj_scheduled,
-    h_prov_factor,
-    h_region_factor,
-    h_cancel,
-    h_on_time,
-    h_late,
-    gk_delay,
-    gk_cancel,
-    pf,
-    rf,
-    u2,
-    delivery,
-):
-    """Fill ``delivery`` (J,) with each project's delivery month (1-based), 0 if cancelled.
-
-    u2 (2, max(J, P, R)) scratch: every project's cancellation and on-time uniforms, drawn
-    first in a loop that vectorizes, so the branchy loop below only compares.
-
-    pf (P,), rf (R,) get the provider and region delay factors.
-    """
-    _factors(prov_factor_code, prov_factor_params, h_prov_factor, gk_delay, u2, pf)
-    _factors(region_factor_code, region_factor_params, h_region_factor, gk_delay, u2, rf)
-    J = delivery.shape[0]
-    for j in range(J):
-        u2[0, j] = uniform(gk_cancel, h_cancel[j])
-        u2[1, j] = uniform(gk_delay, h_on_time[j])
-    for j in range(J):
-        p = proj_provider[j]
-        if u2[0, j] < cancel_prob[p]:
-            delivery[j] = 0
-            continue
-        shift = 0
-        if u2[1, j] >= p_on_time[p]:
-            a = late_int_shape[p]
-            if a > 0:
-                late = gamma_integer_shape(a, late_params[p, 3], gk_delay, h_late, j)
-            else:
-                late = ppf_row(late_code[p], late_params, p, uniform(gk_delay, h_late[j, 0]))
-            dev = late * pf[p] * rf[proj_region[j]]
-            shift = int(math.floor(dev + 0.5))
-        delivery[j] = max(1, proj_scheduled[j] + shift)
-
-
-@jit
-def sample_delivery_months(m, gk_delay, gk_cancel, pf, rf, delivery):
-    """Fill ``delivery`` (J,) with each project's delivery month (1-based), 0 if cancelled."""
-    _delivery_months(
-        m.cancel_prob,
-        m.p_on_time,
-        m.late_code,
-        m.late_params,
-        m.late_int_shape,
-        m.prov_factor_code,
-        m.prov_factor_params,
-        m.region_factor_code,
-        m.region_factor_params,
-        m.proj_provider,
-        m.proj_region,
-        m.proj_scheduled,
-        m.h_prov_factor,
-        m.h_region_factor,
-        m.h_cancel,
-        m.h_on_time,
-        m.h_late,
-        gk_delay,
-        gk_cancel,
-        pf,
-        rf,
-        np.empty((2, max(delivery.shape[0], pf.shape[0], rf.shape[0]))),
-        delivery,
-    )
-
-
-@jit
-def nominal_inputs(m, scale_bk, delivery):
-    """Point mode: every input at its nominal (median) value."""
-    scale_bk[:, :] = 1.0
-    for j in range(delivery.shape[0]):
-        delivery[j] = max(1, m.proj_scheduled[j])
 
 
 # --------------------------------------------------------------------------------------
@@ -547,15 +340,8 @@ def simulate_paths(
     T = m.n_months
     B = m.market_loading.shape[0]
     J = m.proj_capacity_mw.shape[0]
-    zm = np.empty(m.n_years)
     scale_bk = np.empty((B, m.n_years))
-    h_buyer_flat = m.h_buyer.reshape(-1)
-    zb = np.empty(h_buyer_flat.shape[0])
-    u_buf = np.empty(max(h_buyer_flat.shape[0], m.n_years))
-    pf = np.empty(m.cancel_prob.shape[0])
-    rf = np.empty(R)
     delivery = np.empty(J, dtype=np.int64)
-    u2 = np.empty((2, max(J, m.cancel_prob.shape[0], R)))
     inc_req = np.empty((R, T))
     year_req = np.empty((m.profiles.shape[0], R, m.n_years))
     add = np.empty((R, T))
@@ -569,64 +355,20 @@ def simulate_paths(
     tm = np.empty(block, dtype=np.int64)
     kbuf = np.empty(block, dtype=np.int64)
     turn_out = np.empty((block, R + 1), dtype=np.int64)
-    gk_market = group_seed_keys[G_MARKET]
-    gk_buyer = group_seed_keys[G_BUYER]
-    gk_share = group_seed_keys[G_SHARE]
-    gk_delay = group_seed_keys[G_DELAY]
-    gk_cancel = group_seed_keys[G_CANCEL]
+    scale_blk = np.empty((B, m.n_years, block))
+    delivery_blk = np.empty((J, block), dtype=np.int64)
     for b0 in range(0, n, block):
         nb = min(block, n - b0)
+        if point:
+            nominal_block(m, nb, scale_blk, delivery_blk)
+        else:
+            sample_block(m, group_seed_keys, path0 + b0, nb, scale_blk, delivery_blk)
         for i in range(nb):
-            path = path0 + b0 + i
-            if point:
-                nominal_inputs(m, scale_bk, delivery)
-            else:
-                _demand_scales(
-                    m.market_loading,
-                    m.own_loading,
-                    m.persistence,
-                    m.innovation,
-                    m.share_code,
-                    m.share_params,
-                    m.share_nominal,
-                    m.mult_code,
-                    m.mult_params,
-                    m.h_market,
-                    h_buyer_flat,
-                    m.h_share,
-                    path_key(gk_market, path),
-                    path_key(gk_buyer, path),
-                    path_key(gk_share, path),
-                    zm,
-                    zb,
-                    u_buf,
-                    scale_bk,
-                )
-                _delivery_months(
-                    m.cancel_prob,
-                    m.p_on_time,
-                    m.late_code,
-                    m.late_params,
-                    m.late_int_shape,
-                    m.prov_factor_code,
-                    m.prov_factor_params,
-                    m.region_factor_code,
-                    m.region_factor_params,
-                    m.proj_provider,
-                    m.proj_region,
-                    m.proj_scheduled,
-                    m.h_prov_factor,
-                    m.h_region_factor,
-                    m.h_cancel,
-                    m.h_on_time,
-                    m.h_late,
-                    path_key(gk_delay, path),
-                    path_key(gk_cancel, path),
-                    pf,
-                    rf,
-                    u2,
-                    delivery,
-                )
+            for b in range(B):
+                for k in range(m.n_years):
+                    scale_bk[b, k] = scale_blk[b, k, i]
+            for j in range(J):
+                delivery[j] = delivery_blk[j, i]
             _requests(
                 m.increments_year_mw,
                 m.inc_row_buyer,
@@ -677,35 +419,3 @@ def simulate_paths(
             for i in range(nb):
                 kept_vals[b0 + i] = vals[i, :n_cells].reshape((4, R + 1, T))
                 kept_turn[b0 + i, :] = turn_out[i]
-
-
-@jit
-def draw_inputs(m, group_seed_keys, path0, n, scale_out, delivery_out, z_out):
-    """Sampled inputs of n paths, for tests: scale_bk (n, B, K), delivery (n, J), z (n, K)."""
-    B = m.market_loading.shape[0]
-    zm = np.empty(m.n_years)
-    scale_bk = np.empty((B, m.n_years))
-    pf = np.empty(m.cancel_prob.shape[0])
-    rf = np.empty(m.n_regions)
-    delivery = np.empty(m.proj_capacity_mw.shape[0], dtype=np.int64)
-    for i in range(n):
-        path = path0 + i
-        sample_demand_scales(
-            m,
-            path_key(group_seed_keys[G_MARKET], path),
-            path_key(group_seed_keys[G_BUYER], path),
-            path_key(group_seed_keys[G_SHARE], path),
-            zm,
-            scale_bk,
-        )
-        sample_delivery_months(
-            m,
-            path_key(group_seed_keys[G_DELAY], path),
-            path_key(group_seed_keys[G_CANCEL], path),
-            pf,
-            rf,
-            delivery,
-        )
-        scale_out[i] = scale_bk
-        delivery_out[i] = delivery
-        z_out[i] = zm

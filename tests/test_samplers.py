@@ -1,4 +1,4 @@
-"""The engine's input samplers (mcsd.kernels.draw_inputs) against their distributions.
+"""The engine's input samplers (mcsd.kernels_sampling.draw_inputs) against their distributions.
 
 10^6 draws each (beta: 2 x 10^5) from small toy priors, fixed seeds. Tolerances:
 * KS test (scipy.stats.kstest) p > 1e-3 (the p observed with these seeds is noted).
@@ -15,7 +15,7 @@ import pytest
 from scipy import special, stats
 
 from mcsd.engine import CompiledRun
-from mcsd.kernels import draw_inputs
+from mcsd.kernels_sampling import draw_inputs
 from mcsd.priors_model import Distribution
 
 from conftest import Z4, buyer, make_priors, project, provider, region
