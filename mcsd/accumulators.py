@@ -14,7 +14,7 @@ read from a histogram is within one bin width of the sample quantile (``max_bin_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -95,6 +95,9 @@ class Accumulators:
     mw_hist: np.ndarray  # (3, R1, T, N_MW_BINS + 2) int64
     vmin: np.ndarray  # (4, R1, T) float64, +inf when empty
     vmax: np.ndarray  # (4, R1, T) float64, -inf when empty
+    # uint16 scratch the kernels count into before adding to the histograms; all zero
+    # between calls, allocated by the first ``record``
+    _pending: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def empty(cls, n_regions: int, n_months: int) -> Accumulators:
@@ -127,6 +130,11 @@ class Accumulators:
         if kept_vals is None:
             kept_vals = np.empty((0, 4, 1, 1))
             kept_turn = np.empty((0, 1), np.int64)
+        if self._pending is None:
+            self._pending = (
+                np.zeros(self.occupancy_hist.shape, np.uint16),
+                np.zeros(self.mw_hist.shape, np.uint16),
+            )
         kernels.simulate_paths(
             m,
             group_seed_keys,
@@ -134,7 +142,6 @@ class Accumulators:
             n,
             point,
             block,
-            OCC_EDGES,
             spec.lo,
             spec.inv_width,
             self.shortage,
@@ -144,6 +151,8 @@ class Accumulators:
             self.mw_hist,
             self.vmin,
             self.vmax,
+            self._pending[0],
+            self._pending[1],
             keep,
             kept_vals,
             kept_turn,

@@ -1,25 +1,29 @@
-"""Numba kernels: sample a path's inputs, step its monthly stock model, fold it into counts.
+"""Numba kernels: run a block of paths through the monthly stock model, fold them into counts.
 
 Kernels take plain arrays (``ModelArrays``) and preallocated outputs, and know nothing of
 TOML, scipy or xarray. All accumulators are integers (counts, fixed-point sums) or min/max,
 so merging them is exact and order-free: a run's result does not depend on threads or blocks.
 
-Per-path value layout (``vals``): (path-in-block, variable, region + national, month) with
-variables ``VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET``: a path's 4 x (R+1) x T values
-are contiguous (the stock step writes them in L1; a (variable, region, month)-major layout put
-every write 2 kB apart, in the same few L1 sets, and cost 3x the arithmetic).
+Layout: every per-block array has the path in the block as its last, contiguous axis, so
+each step of the model is one loop over the block's paths that LLVM vectorizes (every lane
+does the same IEEE operations in the same order as a one-path loop would, so a path's
+numbers do not depend on its place in a block). Month by month, the block's values
+(variables ``VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET`` x region + national) go to
+a small buffer that stays in L1 and are folded into the accumulators at once: no path's
+full trajectory is ever written out unless ``keep`` asks for it.
 
-Speed notes (why the code looks the way it does):
-- The hot kernels take the arrays they use, not the ``ModelArrays`` tuple: a non-inlined call
-  with the 40-array tuple passes about 300 machine words on every call.
-- A path's values are written to a block buffer; the folding then runs over the block one
-  (variable, region, month) cell at a time, so each cell's histogram row stays in cache
-  while the block's paths land in it, and the binning loop vectorizes.
+Histogram counts go first to ``uint16`` pending histograms (a quarter of the cache lines of
+int64 counts), which are added to the int64 histograms over the bins actually touched,
+before any count could reach 2**16. Minima and maxima are reduced as integer keys in the
+IEEE total order, which vectorizes where a float min/max chain does not.
 """
 
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
 
 from mcsd.kernels_random import jit
 from mcsd.kernels_sampling import nominal_block, sample_block
@@ -31,281 +35,401 @@ N_OCC_BINS = OCC_BINS_PER_UNIT + 1
 # occupancy sums are exact int64 in units of 2**-24: room for 2**63 / 2**24 ~ 5.5e11 paths
 # at occupancy 1; each path's occupancy is rounded to 6e-8 (mean error <= 3e-8)
 FIXED_POINT_SCALE = 16777216.0
+PENDING_MAX_PATHS = 65535  # uint16 pending counts are flushed before they can overflow
 
 
 # --------------------------------------------------------------------------------------
-# the stock model
+# the stock model, a block of paths at a time
 # --------------------------------------------------------------------------------------
 @jit
-def _requests(
-    inc_year,
-    row_buyer,
-    row_region,
-    profile_group,
-    profiles,
-    month_year,
-    month_of_year,
-    scale_bk,
-    year_req,
-    inc_req,
-):
-    """inc_req (R, T): requested demand increment per region and month on this path.
+def _year_requests(inc_year, row_buyer, row_region, profile_group, scale, nb, year_req):
+    """year_req (G, R, K, block): requested demand increment per profile group, region,
+    calendar year and path (MW), summed over the (buyer, region) rows with increments.
 
-    The year's total per (profile group, region) is summed first over the (buyer, region)
-    rows that have increments, then phased over the months: G x R x K + G x R x T
-    multiply-adds instead of B x R x T (buyers sharing a profile share the phasing).
-    year_req: (G, R, K) scratch.
+    scale (B, K, block): demand scales. Buyers sharing a profile share the monthly phasing,
+    which ``_serve_month`` applies.
     """
-    year_req[:, :, :] = 0.0
     K = year_req.shape[2]
+    year_req[:, :, :, :] = 0.0
     for row in range(row_buyer.shape[0]):
         b = row_buyer[row]
         r = row_region[row]
         g = profile_group[b]
         for k in range(K):
-            year_req[g, r, k] += inc_year[b, r, k] * scale_bk[b, k]
-    inc_req[:, :] = 0.0
-    for g in range(year_req.shape[0]):
-        for r in range(inc_req.shape[0]):
-            for t in range(inc_req.shape[1]):
-                inc_req[r, t] += year_req[g, r, month_year[t]] * profiles[g, month_of_year[t]]
+            c = inc_year[b, r, k]
+            for i in range(nb):
+                year_req[g, r, k, i] += c * scale[b, k, i]
 
 
 @jit
-def regional_requests(m, scale_bk, inc_req):
-    """inc_req (R, T): requested demand increment per region and month on this path."""
-    year_req = np.empty((m.profiles.shape[0], m.n_regions, m.n_years))
-    _requests(
-        m.increments_year_mw,
-        m.inc_row_buyer,
-        m.inc_row_region,
-        m.profile_group,
-        m.profiles,
-        m.month_year,
-        m.month_of_year,
-        scale_bk,
-        year_req,
-        inc_req,
-    )
-
-
-@jit
-def _additions(proj_region, proj_capacity_mw, delivery, add):
-    """add (R, T): capacity arriving in each region and month (delivery after T is dropped)."""
-    add[:, :] = 0.0
+def _additions(proj_region, proj_capacity_mw, delivery, nb, add):
+    """add (R, T, block): capacity arriving per region, month and path; delivery (J, block)
+    (a delivery after the horizon, or 0 for a cancelled project, adds nothing)."""
+    add[:, :, :] = 0.0
     T = add.shape[1]
     for j in range(delivery.shape[0]):
-        d = delivery[j]
-        if 1 <= d <= T:
-            add[proj_region[j], d - 1] += proj_capacity_mw[j]
+        r = proj_region[j]
+        cap = proj_capacity_mw[j]
+        for i in range(nb):
+            d = delivery[j, i]
+            if 1 <= d <= T:
+                add[r, d - 1, i] += cap
 
 
 @jit
-def supply_additions(m, delivery, add):
-    """add (R, T): capacity arriving in each region and month (delivery after T is dropped)."""
-    _additions(m.proj_region, m.proj_capacity_mw, delivery, add)
+def _serve_month(
+    supply0,
+    demand0,
+    max_occupancy,
+    spillover,
+    has_spillover,
+    year_req,
+    profiles,
+    month_year,
+    month_of_year,
+    add,
+    t,
+    nb,
+    work,
+):
+    """Advance the block's regional stocks to month t (0-based) and serve demand.
 
+    The month's requested increment is year_req (G, R, K, block) phased by ``profiles``
+    (G, 12); add (R, T, block): capacity arriving. work: (7, R, block); rows 0-3 hold
+    supply, requested, served and unmet demand (MW) after the month.
 
-@jit
-def _occupancy(served, supply, requested):
-    if supply > 0.0:
-        return served / supply
-    return 1.0 if requested > 0.0 else 0.0
-
-
-@jit
-def _step(supply0, demand0, max_occupancy, spillover, has_spillover, inc_req, add, work, vals, i):
-    """Run one path's monthly stock model; write its values to ``vals[i]``: (4, R+1, T)
-    flattened at the start of the row.
-
-    work: (7, R) scratch. Serving: served = min(requested, max_occupancy x supply); a share
-    spillover[r, r'] of r's unmet demand moves to r' within r''s room, pro rata.
+    Serving: served = min(requested, max_occupancy x supply); a share spillover[r, r'] of
+    r's unmet demand moves to r' within r''s room, pro rata. Terms that are exactly zero
+    (no unmet demand, no spillover pair) are skipped or add 0.0, which leaves every sum
+    unchanged: the values are those of a one-path loop.
     """
     R = supply0.shape[0]
-    T = inc_req.shape[1]
-    # work rows: 0 supply, 1 requested, 2 served, 3 unmet, 4 room, 5 inflow, 6 acceptance.
-    # Work rows and output cells are indexed in place: a row view or a reshape costs two
-    # atomic reference-count updates per path.
-    R1T = (R + 1) * T
+    sup = work[0]
+    req = work[1]
+    srv = work[2]
+    unm = work[3]
+    room = work[4]
+    inflow = work[5]
+    accept = work[6]
+    if t == 0:
+        for r in range(R):
+            for i in range(nb):
+                sup[r, i] = supply0[r]
+                req[r, i] = demand0[r]
+    k = month_year[t]
     for r in range(R):
-        work[0, r] = supply0[r]
-        work[1, r] = demand0[r]
-    for t in range(T):
-        any_unmet = False
-        for r in range(R):
-            work[0, r] += add[r, t]
-            work[1, r] += inc_req[r, t]
-            cap = max_occupancy * work[0, r]
-            work[2, r] = min(work[1, r], cap)
-            work[3, r] = work[1, r] - work[2, r]
-            work[4, r] = cap - work[2, r]
-            any_unmet |= work[3, r] > 0.0
-        # with no unmet demand anywhere nothing moves: skipping the block is exact
-        if has_spillover and any_unmet:
-            for r2 in range(R):
-                work[5, r2] = 0.0
-            for r in range(R):
-                if work[3, r] > 0.0:
-                    for r2 in range(R):
-                        work[5, r2] += spillover[r, r2] * work[3, r]
-            for r2 in range(R):
-                work[6, r2] = min(1.0, work[4, r2] / work[5, r2]) if work[5, r2] > 0.0 else 0.0
-            for r in range(R):
-                if work[3, r] > 0.0:
-                    out = 0.0
-                    for r2 in range(R):
-                        moved = spillover[r, r2] * work[3, r] * work[6, r2]
-                        if moved > 0.0:
-                            out += moved
-                            work[1, r2] += moved
-                            work[2, r2] += moved
-                    work[1, r] -= out
-                    work[3, r] -= out
-        tot_s = 0.0
-        tot_d = 0.0
-        tot_u = 0.0
-        tot_req = 0.0
-        for r in range(R):
-            vals[i, r * T + t] = _occupancy(work[2, r], work[0, r], work[1, r])
-            vals[i, 1 * R1T + r * T + t] = work[2, r]
-            vals[i, 2 * R1T + r * T + t] = work[0, r]
-            vals[i, 3 * R1T + r * T + t] = work[3, r]
-            tot_s += work[0, r]
-            tot_d += work[2, r]
-            tot_u += work[3, r]
-            tot_req += work[1, r]
-        vals[i, R * T + t] = _occupancy(tot_d, tot_s, tot_req)
-        vals[i, 1 * R1T + R * T + t] = tot_d
-        vals[i, 2 * R1T + R * T + t] = tot_s
-        vals[i, 3 * R1T + R * T + t] = tot_u
+        # `inflow` (free until the spillover) holds the month's requested increment
+        inc = inflow[0]
+        inc[:nb] = 0.0
+        for g in range(year_req.shape[0]):
+            c = profiles[g, month_of_year[t]]
+            for i in range(nb):
+                inc[i] += year_req[g, r, k, i] * c
+        for i in range(nb):
+            s = sup[r, i] + add[r, t, i]
+            q = req[r, i] + inc[i]
+            cap = max_occupancy * s
+            d = min(q, cap)
+            sup[r, i] = s
+            req[r, i] = q
+            srv[r, i] = d
+            unm[r, i] = q - d
+            room[r, i] = cap - d
+    if not has_spillover:
+        return
+    inflow[:, :nb] = 0.0
+    for r in range(R):
+        for r2 in range(R):
+            f = spillover[r, r2]
+            if f != 0.0:
+                for i in range(nb):
+                    u = unm[r, i]
+                    inflow[r2, i] += f * u if u > 0.0 else 0.0
+    for r2 in range(R):
+        for i in range(nb):
+            w = inflow[r2, i]
+            accept[r2, i] = min(1.0, room[r2, i] / w) if w > 0.0 else 0.0
+    for r in range(R):
+        # `room` (no longer needed) holds what leaves region r on each path
+        out = room[r]
+        out[:nb] = 0.0
+        for r2 in range(R):
+            f = spillover[r, r2]
+            if f != 0.0:
+                for i in range(nb):
+                    moved = f * unm[r, i] * accept[r2, i]
+                    moved = moved if moved > 0.0 else 0.0
+                    out[i] += moved
+                    req[r2, i] += moved
+                    srv[r2, i] += moved
+        for i in range(nb):
+            req[r, i] -= out[i]
+            unm[r, i] -= out[i]
 
 
 @jit
-def step_stock(m, inc_req, add, work, vals, i):
-    """Run one path's monthly stock model; write its values to ``vals[i]`` (4, R+1, T)."""
-    _step(
-        m.supply_stock_mw,
-        m.demand_stock_mw,
-        m.max_occupancy,
-        m.spillover,
-        m.has_spillover,
-        inc_req,
-        add,
-        work,
-        vals,
-        i,
-    )
+def _month_values(work, nb, nat, mv):
+    """mv (4, R+1, block): the month's occupancy, served demand, supply and unmet demand
+    per region and nationally (last). nat: (4, block) scratch for the national sums."""
+    R = work.shape[1]
+    for i in range(nb):
+        nat[0, i] = 0.0  # supply
+        nat[1, i] = 0.0  # served
+        nat[2, i] = 0.0  # unmet
+        nat[3, i] = 0.0  # requested
+    for r in range(R + 1):
+        for i in range(nb):
+            if r < R:
+                s = work[0, r, i]
+                q = work[1, r, i]
+                d = work[2, r, i]
+                u = work[3, r, i]
+                nat[0, i] += s
+                nat[1, i] += d
+                nat[2, i] += u
+                nat[3, i] += q
+            else:
+                s = nat[0, i]
+                d = nat[1, i]
+                u = nat[2, i]
+                q = nat[3, i]
+            mv[VAR_OCCUPANCY, r, i] = d / s if s > 0.0 else (1.0 if q > 0.0 else 0.0)
+            mv[VAR_DEMAND, r, i] = d
+            mv[VAR_SUPPLY, r, i] = s
+            mv[VAR_UNMET, r, i] = u
 
 
 # --------------------------------------------------------------------------------------
-# folding a block of paths into the accumulators
+# folding a month of the block into the accumulators
 # --------------------------------------------------------------------------------------
+_SIGN_OFF = np.int64(0x7FFFFFFFFFFFFFFF)
+_NEAR_EDGE = 1e-9
+_S63 = np.int64(63)
+
+
+@intrinsic
+def _float_bits(typingctx, x):
+    """The IEEE bits of a float64 as an int64 (a bit cast, free in registers)."""
+    sig = types.int64(types.float64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return sig, codegen
+
+
+@intrinsic
+def _bits_float(typingctx, bits):
+    """The float64 with these IEEE bits (int64)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return sig, codegen
+
+
 @jit
-def _fold_block(
-    vals,
+def _order_key(x):
+    """An int64 whose order is the IEEE total order of the float64 x. Integer min/max
+    reductions vectorize; float ones in a fixed order do not."""
+    bits = _float_bits(x)
+    return bits ^ ((bits >> _S63) & _SIGN_OFF)
+
+
+@jit
+def _from_order_key(key):
+    """The float64 whose order key is ``key`` (the map is its own inverse on the bits)."""
+    return _bits_float(key ^ ((key >> _S63) & _SIGN_OFF))
+
+
+@jit
+def _occupancy_bin(x, top):
+    """Bin k of occupancy x: [k/1000, (k+1)/1000) with edges rounded as ``k / 1000.0``;
+    NaN to 0 and anything >= 1 to ``top``."""
+    y = x * OCC_BINS_PER_UNIT
+    # compare before int(): int() of NaN or inf is undefined
+    k = 0 if not y >= 0.0 else (top if y >= top else int(y))
+    if k > 0 and x < k / OCC_BINS_PER_UNIT:
+        k -= 1
+    elif k < top and x >= (k + 1) / OCC_BINS_PER_UNIT:
+        k += 1
+    return k
+
+
+@jit
+def _mw_bin(x, base, inv_width, n_bins):
+    """MW bin of x: 0 below ``base`` (and NaN), 1..n_bins equal width, n_bins + 1 above."""
+    # compare before converting: int() of inf or NaN is undefined (and would index out of
+    # bounds)
+    k = 0
+    if x >= base:
+        y = (x - base) * inv_width
+        k = n_bins + 1 if y >= n_bins else int(y) + 1
+    return k
+
+
+@jit
+def _count_bins(pend, c, kbuf, nb, k_lo, k_hi):
+    """Add the block's bins kbuf[:nb] (lowest k_lo, highest k_hi) to row c of pend (cells,
+    bins).
+
+    Paths at the lowest bin (no unmet demand, supply before any delivery: often most of
+    the block) are counted in one vectorized pass and added at once; the rest are
+    compacted and scattered. Long runs of increments to one counter would otherwise wait
+    on each other's stores.
+    """
+    if k_lo == k_hi:
+        pend[c, k_lo] += nb
+        return
+    n_lo = 0
+    for i in range(nb):
+        n_lo += np.int64(kbuf[i] == k_lo)
+    if 8 * n_lo < nb:
+        for i in range(nb):
+            pend[c, kbuf[i]] += 1
+        return
+    pend[c, k_lo] += n_lo
+    j = 0
+    for i in range(nb):
+        k = kbuf[i]
+        kbuf[j] = k
+        j += np.int64(k != k_lo)
+    for i in range(j):
+        pend[c, kbuf[i]] += 1
+
+
+@jit
+def _merge_min_max(vmin, vmax, v, r, t, key_lo, key_hi):
+    """Lower vmin[v, r, t] and raise vmax[v, r, t] to the block's extremes, given as order
+    keys (IEEE total order: for the model's values, never NaN or -0.0, the usual one)."""
+    if key_lo < _order_key(vmin[v, r, t]):
+        vmin[v, r, t] = _from_order_key(key_lo)
+    if key_hi > _order_key(vmax[v, r, t]):
+        vmax[v, r, t] = _from_order_key(key_hi)
+
+
+@jit
+def _fold_occupancy(
+    mv,
+    t,
     nb,
     threshold,
     sustain,
-    in_shortage_at_base,
-    occ_edges,
-    lo,
-    inv_width,
     shortage,
-    turning,
     occ_fixed,
-    occ_hist,
-    mw_hist,
+    occ_pend,
+    occ_touch,
     vmin,
     vmax,
     run,
     tm,
     kbuf,
-    turn_out,
 ):
-    """Fold the first ``nb`` paths of ``vals`` (block, >= 4 x R1 x T) into every accumulator.
-
-    Cell by cell (variable, region, month), paths innermost: the bin indices, counts and
-    sums of a cell vectorize, and its histogram row is hot while the block lands in it. A
-    cell whose value is the same on every path of the block (supply before any delivery,
-    no unmet demand, occupancy at the cap) takes one increment instead of ``nb``.
-    Occupancy bins are exact: bin k holds [occ_edges[k], occ_edges[k+1]). MW bins: 0 is
-    below ``lo``, 1..NB are equal-width bins, NB+1 is the overflow.
-    run, tm, kbuf: (block,) int64 scratch; turn_out (block, R+1) gets each path's turning
-    month (1-based, 0 for none).
-    """
-    R1 = occ_hist.shape[0]
-    T = occ_hist.shape[1]
-    top = occ_edges.shape[0] - 2
-    n_mw = mw_hist.shape[3] - 2
-    for r in range(R1):
-        start = 1 if in_shortage_at_base[r] else 0
+    """Fold month t's occupancy (mv[0], (R1, block)) into the
+    shortage counts, fixed-point sums, pending histogram (occ_pend: (R1 x T, bins)),
+    min/max and the turning-point state run, tm (R1, block)."""
+    top = occ_pend.shape[1] - 1
+    T = occ_touch.shape[1]
+    t_turn = t - sustain + 2
+    for r in range(occ_touch.shape[0]):
+        n_short = 0
+        fsum = 0
         for i in range(nb):
-            run[i] = 0
-            tm[i] = start
-        for t in range(T):
-            c = r * T + t
-            b_lo = np.inf
-            b_hi = -np.inf
-            n_short = 0
-            fsum = 0
-            t_turn = t - sustain + 2
+            x = mv[VAR_OCCUPANCY, r, i]
+            fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
+            short = np.int64(x >= threshold)
+            n_short += short
+            rn = (run[r, i] + 1) * short
+            run[r, i] = rn
+            tm_i = tm[r, i]
+            tm[r, i] = t_turn if (tm_i == 0) & (rn >= sustain) else tm_i
+        shortage[r, t] += n_short
+        occ_fixed[r, t] += fsum
+        k_lo = top
+        k_hi = 0
+        key_lo = _SIGN_OFF
+        key_hi = -_SIGN_OFF - 1
+        n_near = 0
+        for i in range(nb):
+            x = mv[VAR_OCCUPANCY, r, i]
+            # floor(1000 x) is the bin unless 1000 x is within 1e-9 of an integer (rounding
+            # moves it by < 3e-13): those few take the exact edge comparison below
+            y = x * OCC_BINS_PER_UNIT
+            k = 0 if not y >= 0.0 else (top if y >= top else int(y))
+            frac = y - k
+            n_near += np.int64((frac < _NEAR_EDGE) | (frac > 1.0 - _NEAR_EDGE))
+            kbuf[i] = k
+            k_lo = min(k_lo, k)
+            k_hi = max(k_hi, k)
+            key = _order_key(x)
+            key_lo = min(key_lo, key)
+            key_hi = max(key_hi, key)
+        if n_near > 0:
+            k_lo = top
+            k_hi = 0
             for i in range(nb):
-                x = vals[i, c]
-                b_lo = min(b_lo, x)
-                b_hi = max(b_hi, x)
-                fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
-                short = np.int64(x >= threshold)
-                n_short += short
-                rn = (run[i] + 1) * short
-                run[i] = rn
-                tm_i = tm[i]
-                tm[i] = t_turn if (tm_i == 0) & (rn >= sustain) else tm_i
-            shortage[r, t] += n_short
-            occ_fixed[r, t] += fsum
-            vmin[0, r, t] = min(vmin[0, r, t], b_lo)
-            vmax[0, r, t] = max(vmax[0, r, t], b_hi)
-            hist = occ_hist[r, t]
-            n_bin = nb if b_lo == b_hi else 1
-            for i in range(nb // n_bin):
-                x = vals[i, c]
-                y = x * OCC_BINS_PER_UNIT
-                # compare before int(): int() of NaN or inf is undefined
-                k = 0 if not y >= 0.0 else (top if y >= top else int(y))
-                if k > 0 and x < occ_edges[k]:
-                    k -= 1
-                elif x >= occ_edges[k + 1] and k < top:
-                    k += 1
-                hist[k] += n_bin
-        for i in range(nb):
-            turning[r, tm[i] - 1 if tm[i] > 0 else T] += 1
-            turn_out[i, r] = tm[i]
+                k = _occupancy_bin(mv[VAR_OCCUPANCY, r, i], top)
+                kbuf[i] = k
+                k_lo = min(k_lo, k)
+                k_hi = max(k_hi, k)
+        _merge_min_max(vmin, vmax, VAR_OCCUPANCY, r, t, key_lo, key_hi)
+        _count_bins(occ_pend, r * T + t, kbuf, nb, k_lo, k_hi)
+        occ_touch[r, t, 0] = min(occ_touch[r, t, 0], k_lo)
+        occ_touch[r, t, 1] = max(occ_touch[r, t, 1], k_hi)
+
+
+@jit
+def _fold_mw(mv, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
+    """Fold month t's MW values (mv[1:4], (3, R1, block)) into
+    the pending histograms (mw_pend: (3 x R1 x T, bins)) and the min/max."""
+    n_mw = mw_pend.shape[1] - 2
+    R1 = mw_touch.shape[1]
+    T = mw_touch.shape[2]
     for v in range(3):
         for r in range(R1):
-            for t in range(T):
-                c = ((v + 1) * R1 + r) * T + t
-                base = lo[v, r, t]
-                iw = inv_width[v, r, t]
-                b_lo = np.inf
-                b_hi = -np.inf
-                for i in range(nb):
-                    x = vals[i, c]
-                    b_lo = min(b_lo, x)
-                    b_hi = max(b_hi, x)
-                    # compare before converting: int() of inf or NaN is undefined (and would
-                    # index out of bounds); NaN goes to the underflow bin, inf to the overflow
-                    k = 0
-                    if x >= base:
-                        y = (x - base) * iw
-                        k = n_mw + 1 if y >= n_mw else int(y) + 1
-                    kbuf[i] = k
-                vmin[v + 1, r, t] = min(vmin[v + 1, r, t], b_lo)
-                vmax[v + 1, r, t] = max(vmax[v + 1, r, t], b_hi)
-                hist = mw_hist[v, r, t]
-                if b_lo == b_hi:
-                    hist[kbuf[0]] += nb
-                else:
-                    for i in range(nb):
-                        hist[kbuf[i]] += 1
+            base = lo[v, r, t]
+            iw = inv_width[v, r, t]
+            k_lo = n_mw + 1
+            k_hi = 0
+            key_lo = _SIGN_OFF
+            key_hi = -_SIGN_OFF - 1
+            for i in range(nb):
+                k = _mw_bin(mv[v + 1, r, i], base, iw, n_mw)
+                kbuf[i] = k
+                k_lo = min(k_lo, k)
+                k_hi = max(k_hi, k)
+                key = _order_key(mv[v + 1, r, i])
+                key_lo = min(key_lo, key)
+                key_hi = max(key_hi, key)
+            _merge_min_max(vmin, vmax, v + 1, r, t, key_lo, key_hi)
+            _count_bins(mw_pend, (v * R1 + r) * T + t, kbuf, nb, k_lo, k_hi)
+            mw_touch[v, r, t, 0] = min(mw_touch[v, r, t, 0], k_lo)
+            mw_touch[v, r, t, 1] = max(mw_touch[v, r, t, 1], k_hi)
+
+
+@jit
+def _flush(pend, touch, hist):
+    """Add the pending uint16 counts (cells, bins) to hist over each cell's touched bins,
+    zero them and reset the touched range (touch: (cells, 2), empty = (bins, -1))."""
+    n_bins = pend.shape[1]
+    for c in range(pend.shape[0]):
+        for k in range(touch[c, 0], touch[c, 1] + 1):
+            hist[c, k] += pend[c, k]
+            pend[c, k] = 0
+        touch[c, 0] = n_bins
+        touch[c, 1] = -1
+
+
+@jit
+def _flush_all(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist):
+    """Flush both pending histograms into the int64 ones."""
+    n_occ = occ_pend.shape[0] * occ_pend.shape[1]
+    n_mw = mw_pend.shape[0] * mw_pend.shape[1] * mw_pend.shape[2]
+    _flush(
+        occ_pend.reshape((n_occ, -1)), occ_touch.reshape((n_occ, 2)), occ_hist.reshape((n_occ, -1))
+    )
+    _flush(mw_pend.reshape((n_mw, -1)), mw_touch.reshape((n_mw, 2)), mw_hist.reshape((n_mw, -1)))
 
 
 @jit
@@ -316,7 +440,6 @@ def simulate_paths(
     n,
     point,
     block,
-    occ_edges,
     lo,
     inv_width,
     shortage,
@@ -326,6 +449,8 @@ def simulate_paths(
     mw_hist,
     vmin,
     vmax,
+    occ_pend,
+    mw_pend,
     keep,
     kept_vals,
     kept_turn,
@@ -333,89 +458,103 @@ def simulate_paths(
     """Simulate paths ``path0 .. path0 + n - 1`` and add them to the accumulators.
 
     group_seed_keys: (G,) uint64, one seed key per input group (all equal in a plain run).
-    When ``keep``, per-path values go to kept_vals[(path - path0), var, region, month] and
-    turning months to kept_turn[(path - path0), region].
+    occ_pend, mw_pend: uint16 scratch shaped like occ_hist and mw_hist, all zero on entry
+    and on return. When ``keep``, per-path values go to kept_vals[(path - path0), var,
+    region, month] and turning months to kept_turn[(path - path0), region].
     """
     R = m.n_regions
     T = m.n_months
+    K = m.n_years
     B = m.market_loading.shape[0]
     J = m.proj_capacity_mw.shape[0]
-    scale_bk = np.empty((B, m.n_years))
-    delivery = np.empty(J, dtype=np.int64)
-    inc_req = np.empty((R, T))
-    year_req = np.empty((m.profiles.shape[0], R, m.n_years))
-    add = np.empty((R, T))
-    work = np.empty((7, R))
-    # per path: 4 x (R+1) x T values, padded to an odd number of cache lines so that the
-    # fold's strided reads (one path after another) spread over all L1 sets
-    n_cells = 4 * (R + 1) * T
-    lines = (n_cells + 7) // 8
-    vals = np.empty((block, (lines + 1 - lines % 2) * 8))
-    run = np.empty(block, dtype=np.int64)
-    tm = np.empty(block, dtype=np.int64)
+    R1 = R + 1
+    scale = np.empty((B, K, block))
+    delivery = np.empty((J, block), dtype=np.int64)
+    year_req = np.empty((m.profiles.shape[0], R, K, block))
+    add = np.empty((R, T, block))
+    work = np.empty((7, R, block))
+    nat = np.empty((4, block))
+    mv = np.empty((N_VARS, R1, block))
+    occ_pend2 = occ_pend.reshape((R1 * T, -1))
+    mw_pend2 = mw_pend.reshape((3 * R1 * T, -1))
+    run = np.empty((R1, block), dtype=np.int64)
+    tm = np.empty((R1, block), dtype=np.int64)
     kbuf = np.empty(block, dtype=np.int64)
-    turn_out = np.empty((block, R + 1), dtype=np.int64)
-    scale_blk = np.empty((B, m.n_years, block))
-    delivery_blk = np.empty((J, block), dtype=np.int64)
+    occ_touch = np.empty((R1, T, 2), dtype=np.int64)
+    mw_touch = np.empty((3, R1, T, 2), dtype=np.int64)
+    occ_touch[..., 0] = occ_pend.shape[2]
+    occ_touch[..., 1] = -1
+    mw_touch[..., 0] = mw_pend.shape[3]
+    mw_touch[..., 1] = -1
+    pending = 0
     for b0 in range(0, n, block):
         nb = min(block, n - b0)
+        if pending + nb > PENDING_MAX_PATHS:
+            _flush_all(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist)
+            pending = 0
         if point:
-            nominal_block(m, nb, scale_blk, delivery_blk)
+            nominal_block(m, nb, scale, delivery)
         else:
-            sample_block(m, group_seed_keys, path0 + b0, nb, scale_blk, delivery_blk)
-        for i in range(nb):
-            for b in range(B):
-                for k in range(m.n_years):
-                    scale_bk[b, k] = scale_blk[b, k, i]
-            for j in range(J):
-                delivery[j] = delivery_blk[j, i]
-            _requests(
-                m.increments_year_mw,
-                m.inc_row_buyer,
-                m.inc_row_region,
-                m.profile_group,
-                m.profiles,
-                m.month_year,
-                m.month_of_year,
-                scale_bk,
-                year_req,
-                inc_req,
-            )
-            _additions(m.proj_region, m.proj_capacity_mw, delivery, add)
-            _step(
+            sample_block(m, group_seed_keys, path0 + b0, nb, scale, delivery)
+        _year_requests(
+            m.increments_year_mw,
+            m.inc_row_buyer,
+            m.inc_row_region,
+            m.profile_group,
+            scale,
+            nb,
+            year_req,
+        )
+        _additions(m.proj_region, m.proj_capacity_mw, delivery, nb, add)
+        for r in range(R1):
+            start = 1 if m.in_shortage_at_base[r] else 0
+            for i in range(nb):
+                run[r, i] = 0
+                tm[r, i] = start
+        for t in range(T):
+            _serve_month(
                 m.supply_stock_mw,
                 m.demand_stock_mw,
                 m.max_occupancy,
                 m.spillover,
                 m.has_spillover,
-                inc_req,
+                year_req,
+                m.profiles,
+                m.month_year,
+                m.month_of_year,
                 add,
+                t,
+                nb,
                 work,
-                vals,
-                i,
             )
-        _fold_block(
-            vals,
-            nb,
-            m.threshold,
-            m.sustain,
-            m.in_shortage_at_base,
-            occ_edges,
-            lo,
-            inv_width,
-            shortage,
-            turning,
-            occ_fixed,
-            occ_hist,
-            mw_hist,
-            vmin,
-            vmax,
-            run,
-            tm,
-            kbuf,
-            turn_out,
-        )
-        if keep:
+            _month_values(work, nb, nat, mv)
+            _fold_occupancy(
+                mv,
+                t,
+                nb,
+                m.threshold,
+                m.sustain,
+                shortage,
+                occ_fixed,
+                occ_pend2,
+                occ_touch,
+                vmin,
+                vmax,
+                run,
+                tm,
+                kbuf,
+            )
+            _fold_mw(mv, t, nb, lo, inv_width, mw_pend2, mw_touch, vmin, vmax, kbuf)
+            if keep:
+                for v in range(N_VARS):
+                    for r in range(R1):
+                        for i in range(nb):
+                            kept_vals[b0 + i, v, r, t] = mv[v, r, i]
+        for r in range(R1):
             for i in range(nb):
-                kept_vals[b0 + i] = vals[i, :n_cells].reshape((4, R + 1, T))
-                kept_turn[b0 + i, :] = turn_out[i]
+                tm_i = tm[r, i]
+                turning[r, tm_i - 1 if tm_i > 0 else T] += 1
+                if keep:
+                    kept_turn[b0 + i, r] = tm_i
+        pending += nb
+    _flush_all(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist)
