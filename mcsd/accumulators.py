@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from mcsd import kernels
+from mcsd import distributions, kernels
 from mcsd.model_arrays import ModelArrays, earliest_delivery
 from mcsd.priors_model import Priors
 
@@ -61,8 +61,8 @@ def histogram_spec(priors: Priors, m: ModelArrays) -> HistogramSpec:
 
     m_hi = 1.0
     for b in priors.buyers:
-        share = b.third_party_share.frozen().ppf(0.999) / b.third_party_share_nominal
-        m_hi = max(m_hi, float(b.demand_multiplier.frozen().ppf(0.999)) * float(share))
+        share = distributions.ppf(b.third_party_share, 0.999) / b.third_party_share_nominal
+        m_hi = max(m_hi, distributions.ppf(b.demand_multiplier, 0.999) * share)
     cum_inc = np.cumsum(m.increments_month_mw.sum(axis=0), axis=1)  # (R, T)
     total_req = m.demand_stock_mw.sum() + m_hi * cum_inc.sum(axis=0)  # (T,)
     unm_hi_r = np.maximum(

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
+from mcsd import distributions
 from mcsd.kernels_random import DIST_CODES, N_PARAMS
 from mcsd.priors_model import Distribution, Priors
 
@@ -125,21 +126,14 @@ def _truncnorm_derived(a: float, b: float) -> tuple[float, float, float]:
             float(special.erf(b / math.sqrt(2.0))) - float(special.erf(a / math.sqrt(2.0)))
         )
         return float(special.ndtr(a)), mass, float(special.ndtr(-b))
-    # one-sided: scipy's log-space constants, computed by scipy's own helpers
-    try:
-        from scipy.stats._continuous_distns import _log_gauss_mass
-    except ImportError:  # pragma: no cover - scipy moved its private helper
-        lo, hi = (-b, -a) if a > 0.0 else (a, b)
-        l_hi, l_lo = float(special.log_ndtr(hi)), float(special.log_ndtr(lo))
-        log_mass = l_hi + math.log1p(-math.exp(l_lo - l_hi))
-    else:
-        log_mass = float(np.real(_log_gauss_mass(np.float64(a), np.float64(b))))
+    # one-sided: scipy's log-space constants (bit for bit, see mcsd.distributions)
+    log_mass = distributions.log_gauss_mass(a, b)
     log_base = float(special.log_ndtr(a if a < 0.0 else -b))
     return log_base, log_mass, 0.0
 
 
 def _support_lower(dist: Distribution) -> float:
-    return float(dist.frozen().support()[0])
+    return distributions.support(dist)[0]
 
 
 def calendar_years(priors: Priors) -> list[int]:

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import numpy as np
-from scipy import stats
 
+from mcsd import distributions
 from mcsd.priors_model import (
     Buyer,
     DelayDistribution,
@@ -48,7 +48,8 @@ __all__ = ["PriorsError", "load_priors", "builtin_priors_dir", "SUPPORTED_DISTRI
 STUDY_PRIORS = "cic2025.toml"
 
 #: scipy.stats distributions mcsd supports, with the constraints on their shape parameters
-#: (checked here so an error can name the parameter; scipy itself is the final check).
+#: (checked here so an error can name the parameter). Their shape names, supports and
+#: quantiles are in ``mcsd.distributions``.
 _SHAPE_RULES: dict[str, dict[str, Callable[[float], bool]]] = {
     "norm": {},
     "lognorm": {"s": lambda v: v > 0},
@@ -351,11 +352,11 @@ def _distribution(role: str) -> Checker:
                 ctx, _key_path(path, "nominal"), params.pop("nominal")
             )
         dist = _scipy_distribution(ctx, path, params)
-        frozen = dist.frozen()
+        # scipy.stats' values, computed without importing it (see mcsd.distributions)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            lo, hi = (float(x) for x in frozen.support())
-            median = float(frozen.median())
+            lo, hi = distributions.support(dist)
+            median = distributions.median(dist)
         if math.isnan(lo) or math.isnan(hi) or not math.isfinite(median):
             ctx.fail(path, f"has parameters scipy.stats rejects: {dist}", raw)
         if role in ("factor", "late") and lo < 0:
@@ -395,16 +396,10 @@ def _scipy_distribution(ctx: _Ctx, path: str, params: dict[str, Any]) -> Distrib
     name = params.pop("dist")
     name_path = _key_path(path, "dist")
     if not isinstance(name, str) or name not in _SHAPE_RULES:
-        if isinstance(name, str) and isinstance(getattr(stats, name, None), stats.rv_continuous):
-            problem = "is a scipy.stats distribution mcsd does not support"
-        elif isinstance(name, str) and hasattr(stats, name):
-            problem = "is not a continuous scipy.stats distribution mcsd supports"
-        else:
-            problem = "is not a scipy.stats distribution name"
+        problem = _unsupported_name_problem(name)
         ctx.fail(name_path, f"{problem} (supported: {', '.join(SUPPORTED_DISTRIBUTIONS)})", name)
-    rv = getattr(stats, name)
-    shapes = [s.strip() for s in (rv.shapes or "").split(",") if s.strip()]
-    valid = [*shapes, "loc", "scale"]
+    shapes = distributions.SHAPES[name]
+    valid = distributions.parameters(name)
     values: dict[str, float] = {}
     for key, value in params.items():
         p = _key_path(path, key)
@@ -430,14 +425,10 @@ def _scipy_distribution(ctx: _Ctx, path: str, params: dict[str, Any]) -> Distrib
         ctx.fail(_key_path(path, "scale"), "must be > 0", params["scale"])
     if name == "truncnorm" and not values["a"] < values["b"]:
         ctx.fail(_key_path(path, "b"), f"must be > a ({values['a']:g}) for truncnorm", params["b"])
-    try:
-        dist = Distribution(name, values)
-        frozen = dist.frozen()
-    except TypeError as exc:  # pragma: no cover - the checks above should catch these
-        ctx.fail(path, f"is rejected by scipy.stats.{name}: {exc}", params)
+    dist = Distribution(name, values)
     # The kernels draw uniforms in [2**-53, 1 - 2**-53]: every draw must be a finite number.
     with np.errstate(all="ignore"):
-        extremes = frozen.ppf([2.0**-53, 0.5, 1.0 - 2.0**-53])
+        extremes = distributions.ppf(dist, [2.0**-53, 0.5, 1.0 - 2.0**-53])
     if not np.all(np.isfinite(extremes)) or np.max(np.abs(extremes)) > 1e12:
         ctx.fail(
             path,
@@ -446,6 +437,20 @@ def _scipy_distribution(ctx: _Ctx, path: str, params: dict[str, Any]) -> Distrib
             params,
         )
     return dist
+
+
+def _unsupported_name_problem(name: Any) -> str:
+    """Why ``name`` (not a supported distribution) is rejected, for the error message."""
+    if not isinstance(name, str):
+        return "is not a scipy.stats distribution name"
+    # Only on this error path: importing scipy.stats costs ~0.6 s of every start-up.
+    from scipy import stats
+
+    if isinstance(getattr(stats, name, None), stats.rv_continuous):
+        return "is a scipy.stats distribution mcsd does not support"
+    if hasattr(stats, name):
+        return "is not a continuous scipy.stats distribution mcsd supports"
+    return "is not a scipy.stats distribution name"
 
 
 def _delay(ctx: _Ctx, path: str, raw: Any) -> DelayDistribution:
