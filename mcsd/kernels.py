@@ -20,6 +20,7 @@ IEEE total order, which vectorizes where a float min/max chain does not.
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 from llvmlite import ir
 from numba import types
@@ -36,6 +37,12 @@ N_OCC_BINS = OCC_BINS_PER_UNIT + 1
 # at occupancy 1; each path's occupancy is rounded to 6e-8 (mean error <= 3e-8)
 FIXED_POINT_SCALE = 16777216.0
 PENDING_MAX_PATHS = 65535  # uint16 pending counts are flushed before they can overflow
+
+# per-value and per-cell helpers are inlined by numba itself: a call would pass its arrays
+# with reference-count updates, which cost more than the helper's work
+jit_inline = numba.njit(
+    nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always"
+)
 
 
 # --------------------------------------------------------------------------------------
@@ -229,7 +236,7 @@ def _bits_float(typingctx, bits):
     return sig, codegen
 
 
-@jit
+@jit_inline
 def _order_key(x):
     """An int64 whose order is the IEEE total order of the float64 x. Integer min/max
     reductions vectorize; float ones in a fixed order do not."""
@@ -237,13 +244,13 @@ def _order_key(x):
     return bits ^ ((bits >> _S63) & _SIGN_OFF)
 
 
-@jit
+@jit_inline
 def _from_order_key(key):
     """The float64 whose order key is ``key`` (the map is its own inverse on the bits)."""
     return _bits_float(key ^ ((key >> _S63) & _SIGN_OFF))
 
 
-@jit
+@jit_inline
 def _occupancy_bin(x, top):
     """Bin k of occupancy x: [k/1000, (k+1)/1000) with edges rounded as ``k / 1000.0``;
     NaN to 0 and anything >= 1 to ``top``."""
@@ -257,7 +264,7 @@ def _occupancy_bin(x, top):
     return k
 
 
-@jit
+@jit_inline
 def _mw_bin(x, base, inv_width, n_bins):
     """MW bin of x: 0 below ``base`` (and NaN), 1..n_bins equal width, n_bins + 1 above."""
     # compare before converting: int() of inf or NaN is undefined (and would index out of
@@ -269,7 +276,7 @@ def _mw_bin(x, base, inv_width, n_bins):
     return k
 
 
-@jit
+@jit_inline
 def _count_bins(pend, c, kbuf, nb, k_lo, k_hi):
     """Add the block's bins kbuf[:nb] (lowest k_lo, highest k_hi) to row c of pend (cells,
     bins).
@@ -299,7 +306,7 @@ def _count_bins(pend, c, kbuf, nb, k_lo, k_hi):
         pend[c, kbuf[i]] += 1
 
 
-@jit
+@jit_inline
 def _merge_min_max(vmin, vmax, v, r, t, key_lo, key_hi):
     """Lower vmin[v, r, t] and raise vmax[v, r, t] to the block's extremes, given as order
     keys (IEEE total order: for the model's values, never NaN or -0.0, the usual one)."""
