@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from mcsd.kernels_random import (
+    fast_exp,
     gamma_integer_shape,
     jit,
     normals,
@@ -52,7 +53,7 @@ def _demand_scales(
     """Fill zm (K,) with the market factor and scale_bk (B, K) with M[b, k] x share / nominal.
 
     zb (B x K,) gets the buyers' own normals, u_buf (max(B x K, K),) is scratch: the normals
-    are drawn in vectorized passes (``normals``) before the copula recursion uses them.
+    are drawn in passes (``normals``) before the copula recursion uses them.
     """
     K = zm.shape[0]
     normals(gk_market, h_market, u_buf, zm)
@@ -76,7 +77,7 @@ def _demand_scales(
             loc = mult_params[b, 2]
             scale = mult_params[b, 3]
             for k in range(K):
-                scale_bk[b, k] = (loc + scale * math.exp(s * zb[b * K + k])) * ratio
+                scale_bk[b, k] = (loc + scale * fast_exp(s * zb[b * K + k])) * ratio
         else:
             for k in range(K):
                 scale_bk[b, k] = quantile_of_normal_row(code, mult_params, b, zb[b * K + k]) * ratio
@@ -86,15 +87,15 @@ def _demand_scales(
 def _factors(code, params, hashes, key, u2, out):
     """out[i] = the delay factor of item i (1 when it has none).
 
-    The normals of every item are drawn in one vectorized pass (``normals``, bit for bit
-    ``ndtri``); lognorm, the usual factor, is then ``ppf``'s own formula on them.
+    The normals of every item are drawn first (``normals``); lognorm, the usual factor,
+    is then ``ppf``'s own formula on them.
     """
     n = out.shape[0]
     normals(key, hashes, u2[0, :n], u2[1, :n])
     for i in range(n):
         c = code[i]
         if c == 1:
-            out[i] = params[i, 2] + params[i, 3] * math.exp(params[i, 0] * u2[1, i])
+            out[i] = params[i, 2] + params[i, 3] * fast_exp(params[i, 0] * u2[1, i])
         elif c == NO_DIST:
             out[i] = 1.0
         else:
