@@ -464,25 +464,3 @@ def quantile_of_normal_row(code, P, i, z):
 def quantile_of_normal(code, p, z):
     """``ppf(Phi(z))`` for a 1-D parameter vector ``p`` (see ``quantile_of_normal_row``)."""
     return quantile_of_normal_row(code, p.reshape((1, p.shape[0])), 0, z)
-
-
-@jit
-def normals(key, hashes, u_buf, out):
-    """out[i] = ndtri(uniform(key, hashes[i])) for 1-D arrays; u_buf (same size) scratch."""
-    for i in range(hashes.shape[0]):
-        u_buf[i] = uniform(key, hashes[i])
-    for i in range(hashes.shape[0]):
-        out[i] = ndtri(u_buf[i])
-
-
-@jit
-def gamma_integer_shape(a, scale, key, H, j):
-    """Gamma(a, scale) for a small integer shape ``a``: ``-scale * log(U1 * ... * Ua)``.
-
-    Exact in distribution (a sum of ``a`` exponentials); uses the ``a`` slot hashes
-    ``H[j, :a]``.
-    """
-    prod = 1.0
-    for i in range(a):
-        prod *= uniform(key, H[j, i])
-    return -scale * fast_log(prod)
