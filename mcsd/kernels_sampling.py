@@ -49,7 +49,8 @@ def _normal_row(keys, h, n, w, idx, z):
     u = w[0]
     for i in range(n):
         u[i] = uniform(keys[i], h)
-    # a separate loop: fused with the uniforms it ran 1.5x slower (out-of-order window)
+    # a separate loop: fused with the uniforms it ran 1.5x slower (the loop body's long
+    # dependency chains fill the out-of-order window)
     for i in range(n):
         z[i] = ndtri_central(u[i])
     ndtri_tails(z, n, u, idx, w[1])
@@ -190,13 +191,19 @@ def _delivery_months(m, pk, n, col0, pf, rf, w, idx, delivery_out):
         a = m.late_int_shape[p]
         if a > 0:
             neg_scale = -m.late_params[p, 3]
-            for i in range(n):
-                late[i] = uniform(kd[i], h_late[0])
-            for t in range(1, a):
+            if a >= 2:  # the usual shape: U1 U2 in one pass (the same product as 1.0 U1 U2)
+                for i in range(n):
+                    late[i] = uniform(kd[i], h_late[0]) * uniform(kd[i], h_late[1])
+            else:
+                for i in range(n):
+                    late[i] = uniform(kd[i], h_late[0])
+            for t in range(2, a):
                 for i in range(n):
                     late[i] *= uniform(kd[i], h_late[t])
+            for i in range(n):  # log in its own loop: ~5% faster than fused (see _normal_row)
+                late[i] = fast_log(late[i])
             for i in range(n):
-                dev = neg_scale * fast_log(late[i]) * pf[p, i] * rf[r, i]
+                dev = neg_scale * late[i] * pf[p, i] * rf[r, i]
                 shift = np.int64(math.floor(dev + 0.5))
                 d = max(1, sched + shift if u_on_time[i] >= on_time else sched)
                 delivery_out[j, col0 + i] = 0 if u_cancel[i] < cancel else d
