@@ -17,6 +17,7 @@ Kernels take plain arrays (``ModelArrays``) and know nothing of TOML, scipy or x
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -24,9 +25,8 @@ from mcsd.kernels_random import (
     fast_exp,
     fast_log,
     jit,
-    ndtri_central,
+    jit_inline,
     ndtri_row,
-    ndtri_tails,
     path_key,
     ppf_row,
     quantile_of_normal_row,
@@ -42,127 +42,136 @@ _TRUNCNORM = 6
 
 # --------------------------------------------------------------------------------------
 @jit
-def _normal_row(keys, h, n, w, idx, z):
-    """z[i] = ndtri(uniform(keys[i], h)) for i < n: keys (LANES,) uint64 path keys, h the
-    slot hash; w (2, LANES) gets the uniforms in w[0], idx (LANES,) int64 is scratch.
-    Central formula on every lane (vectorized), then the tail lanes (``ndtri_tails``)."""
-    u = w[0]
-    for i in range(n):
-        u[i] = uniform(keys[i], h)
-    # a separate loop: fused with the uniforms it ran 1.5x slower (the loop body's long
-    # dependency chains fill the out-of-order window)
-    for i in range(n):
-        z[i] = ndtri_central(u[i])
-    ndtri_tails(z, n, u, idx, w[1])
+def _uniform_rows(keys, hashes, n, u):
+    """u[r, i] = uniform(keys[i], hashes[r]) for i < n: keys (LANES,) uint64 path keys,
+    hashes (R,) uint64 slot hashes, u (R, LANES)."""
+    for r in range(hashes.shape[0]):
+        h = hashes[r]
+        for i in range(n):
+            u[r, i] = uniform(keys[i], h)
 
 
 @jit
-def _factor_rows(code, params, hashes, keys, n, w, idx, out):
-    """out[p, i] = the delay factor of item p (provider or region) on lane i, 1 if none.
+def _ndtri_rows(u, z, n, idx, t):
+    """z[r, i] = ndtri(u[r, i]) for i < n; u, z (R, LANES) C-contiguous, idx (R x LANES,)
+    int64 and t (R x LANES,) scratch.
 
-    code (P,), params (P, NP), hashes (P,) uint64, keys (LANES,) delay-group path keys,
-    w (2, LANES) and idx (LANES,) scratch, out (P, LANES).
+    A full block is done as one flat pass (a central pass, then one tail pass over all
+    rows: per-row passes cost ~15% more in loop set-up and short tail loops); the
+    columns >= n of a full-width pass must hold valid numbers (the caller's scratch).
+    """
+    if n == u.shape[1]:
+        ndtri_row(u.reshape(-1), z.reshape(-1), u.size, idx, t)
+    else:
+        for r in range(u.shape[0]):
+            ndtri_row(u[r], z[r], n, idx, t)
+
+
+@jit
+def _factor_rows(code, params, u, z, n):
+    """z[p, i] = the delay factor of item p (provider or region) on lane i, 1 if none.
+
+    code (P,), params (P, NP); u (P, LANES) the items' uniforms, z (P, LANES) holds
+    ndtri(u) on entry.
     """
     for p in range(code.shape[0]):
         c = code[p]
-        row = out[p]
         if c == _LOGNORM:  # the usual factor: ppf_row's own formula, vectorized
-            _normal_row(keys, hashes[p], n, w, idx, row)
             s = params[p, 0]
             loc = params[p, 2]
             scale = params[p, 3]
             for i in range(n):
-                row[i] = loc + scale * fast_exp(s * row[i])
+                z[p, i] = loc + scale * fast_exp(s * z[p, i])
         elif c == NO_DIST:
             for i in range(n):
-                row[i] = 1.0
+                z[p, i] = 1.0
         else:
             for i in range(n):
-                row[i] = ppf_row(c, params, p, uniform(keys[i], hashes[p]))
+                z[p, i] = ppf_row(c, params, p, u[p, i])
+
+
+@jit_inline
+def _two_sided_truncnorm(code, params, b):
+    return code[b] == _TRUNCNORM and params[b, 0] < 0.0 < params[b, 1]
 
 
 @jit
-def _share_ratio_row(code, params, nominal, b, h, keys, n, w, idx, ratio):
-    """ratio[i] = buyer b's third-party share on lane i over its nominal; w (3, LANES) and
-    idx (LANES,) scratch.
+def _share_ratios(m, keys, n, s, ratio):
+    """ratio[b, i] = buyer b's third-party share on lane i over its nominal; keys (LANES,)
+    share-group path keys, ratio (B, LANES); s: scratch.
 
-    A two-sided truncnorm (the usual share) is ppf_row's formula split into vectorized passes.
+    A two-sided truncnorm (the usual share) is ppf_row's formula split into vectorized
+    passes: the ndtri argument of every buyer, one ndtri pass, the sign and scale.
     """
-    c = code[b]
-    loc = params[b, 2]
-    scale = params[b, 3]
-    if c == _TRUNCNORM and params[b, 0] < 0.0 < params[b, 1]:
-        u = w[0]
-        v = w[2]
-        for i in range(n):
-            ui = uniform(keys[i], h)
-            u[i] = ui
-            v[i] = truncnorm_centre_arg(params, b, ui)
-        ndtri_row(v, ratio, n, idx, w[1])
-        for i in range(n):
-            z = ratio[i] if u[i] < 0.5 else -ratio[i]
-            ratio[i] = (loc + scale * z) / nominal[b]
-    else:
-        for i in range(n):
-            ratio[i] = ppf_row(c, params, b, uniform(keys[i], h)) / nominal[b]
+    code = m.share_code
+    params = m.share_params
+    B = code.shape[0]
+    u = s.share_u
+    v = s.share_v
+    _uniform_rows(keys, m.h_share, n, u)
+    for b in range(B):
+        if _two_sided_truncnorm(code, params, b):
+            for i in range(n):
+                v[b, i] = truncnorm_centre_arg(params, b, u[b, i])
+    _ndtri_rows(v, ratio, n, s.idx, s.t)
+    for b in range(B):
+        loc = params[b, 2]
+        scale = params[b, 3]
+        nominal = m.share_nominal[b]
+        if _two_sided_truncnorm(code, params, b):
+            for i in range(n):
+                z = ratio[b, i] if u[b, i] < 0.5 else -ratio[b, i]
+                ratio[b, i] = (loc + scale * z) / nominal
+        else:
+            for i in range(n):
+                ratio[b, i] = ppf_row(code[b], params, b, u[b, i]) / nominal
 
 
 @jit
-def _demand_scales(m, pk, n, col0, zm, z, w, idx, scale_out):
-    """Market factor zm (K, LANES) and demand scales scale_out[b, k, col0 + i] of n lanes.
-
-    pk (G, LANES) path keys; z (B, K, LANES), w (4, LANES) and idx (LANES,) scratch.
-    """
+def _demand_scales(m, pk, n, col0, s, scale_out):
+    """Demand scales of n lanes into scale_out[b, k, col0 + i]; the market factor into
+    s.z[:K] (K, LANES). pk (G, LANES) path keys; s: scratch."""
     K = m.n_years
-    for k in range(K):
-        _normal_row(pk[G_MARKET], m.h_market[k], n, w, idx, zm[k])
+    u = s.normal_u
+    z = s.normal_z
+    # rows 0..K-1: the market's normals; row K + b K + k: buyer b's own normal in year k
+    _uniform_rows(pk[G_MARKET], m.h_market, n, u[:K])
+    _uniform_rows(pk[G_BUYER], m.h_buyer.reshape(-1), n, u[K:])
+    _ndtri_rows(u, z, n, s.idx, s.t)
+    ratio = s.ratio
+    _share_ratios(m, pk[G_SHARE], n, s, ratio)
     for b in range(m.market_loading.shape[0]):
         load = m.market_loading[b]
         own = m.own_loading[b]
         phi = m.persistence[b]
         innov = m.innovation[b]
-        zb = z[b]
-        for k in range(K):
-            _normal_row(pk[G_BUYER], m.h_buyer[b, k], n, w, idx, zb[k])
+        zb = z[K + b * K : K + (b + 1) * K]
         # the Gaussian copula's AR(1): z[b, k] from the buyer's own and the market's normals
         for i in range(n):
-            zb[0, i] = load * zm[0, i] + own * zb[0, i]
+            zb[0, i] = load * z[0, i] + own * zb[0, i]
         for k in range(1, K):
             for i in range(n):
-                zb[k, i] = phi * zb[k - 1, i] + innov * (load * zm[k, i] + own * zb[k, i])
-        ratio = w[3]
-        _share_ratio_row(
-            m.share_code,
-            m.share_params,
-            m.share_nominal,
-            b,
-            m.h_share[b],
-            pk[G_SHARE],
-            n,
-            w,
-            idx,
-            ratio,
-        )
+                zb[k, i] = phi * zb[k - 1, i] + innov * (load * z[k, i] + own * zb[k, i])
         code = m.mult_code[b]
         if code == _LOGNORM:  # the usual multiplier: quantile_of_normal's own formula
-            s = m.mult_params[b, 0]
+            sh = m.mult_params[b, 0]
             loc = m.mult_params[b, 2]
             scale = m.mult_params[b, 3]
             for k in range(K):
                 for i in range(n):
-                    scale_out[b, k, col0 + i] = (loc + scale * fast_exp(s * zb[k, i])) * ratio[i]
+                    q = loc + scale * fast_exp(sh * zb[k, i])
+                    scale_out[b, k, col0 + i] = q * ratio[b, i]
         else:
             for k in range(K):
                 for i in range(n):
                     q = quantile_of_normal_row(code, m.mult_params, b, zb[k, i])
-                    scale_out[b, k, col0 + i] = q * ratio[i]
+                    scale_out[b, k, col0 + i] = q * ratio[b, i]
 
 
 @jit
-def _delivery_months(m, pk, n, col0, pf, rf, w, idx, delivery_out):
+def _delivery_months(m, pk, n, col0, s, delivery_out):
     """Delivery month (1-based, 0 if cancelled) of every project on n lanes, into
-    delivery_out[j, col0 + i]. pk (G, LANES) path keys; pf (P, LANES), rf (R, LANES),
-    w (3, LANES) and idx (LANES,) int64 scratch.
+    delivery_out[j, col0 + i]. pk (G, LANES) path keys; s: scratch.
 
     Integer-shape gamma delays (the usual ones), -scale log(U1 ... Ua), exact in
     distribution, are computed on every lane and selected: the loops have no branch and
@@ -171,11 +180,20 @@ def _delivery_months(m, pk, n, col0, pf, rf, w, idx, delivery_out):
     """
     kd = pk[G_DELAY]
     kc = pk[G_CANCEL]
-    _factor_rows(m.prov_factor_code, m.prov_factor_params, m.h_prov_factor, kd, n, w, idx, pf)
-    _factor_rows(m.region_factor_code, m.region_factor_params, m.h_region_factor, kd, n, w, idx, rf)
-    u_on_time = w[0]
-    u_cancel = w[1]
-    late = w[2]
+    P = m.cancel_prob.shape[0]
+    # rows 0..P-1: the providers' delay factors, rows P..P+R-1: the regions'
+    u = s.factor_u
+    f = s.factor_z
+    _uniform_rows(kd, m.h_prov_factor, n, u[:P])
+    _uniform_rows(kd, m.h_region_factor, n, u[P:])
+    _ndtri_rows(u, f, n, s.idx, s.t)
+    _factor_rows(m.prov_factor_code, m.prov_factor_params, u[:P], f[:P], n)
+    _factor_rows(m.region_factor_code, m.region_factor_params, u[P:], f[P:], n)
+    pf = f[:P]
+    rf = f[P:]
+    u_on_time = s.w[0]
+    u_cancel = s.w[1]
+    late = s.w[2]
     for j in range(m.proj_provider.shape[0]):
         p = m.proj_provider[j]
         r = m.proj_region[j]
@@ -217,21 +235,52 @@ def _delivery_months(m, pk, n, col0, pf, rf, w, idx, delivery_out):
                 delivery_out[j, col0 + i] = 0 if u_cancel[i] < cancel else d
 
 
+class _Scratch(NamedTuple):
+    """Per-call work arrays of the sampler (rows x LANES)."""
+
+    normal_u: np.ndarray  # (K + B K, LANES) market and buyer uniforms
+    normal_z: np.ndarray  # (K + B K, LANES) their normals, then the copula's z
+    share_u: np.ndarray  # (B, LANES)
+    share_v: np.ndarray  # (B, LANES) ndtri arguments of the shares
+    ratio: np.ndarray  # (B, LANES) share / nominal
+    factor_u: np.ndarray  # (P + R, LANES) delay-factor uniforms
+    factor_z: np.ndarray  # (P + R, LANES) their normals, then the factors
+    w: np.ndarray  # (3, LANES) per-project rows
+    idx: np.ndarray  # (rows x LANES,) int64: ndtri tail positions
+    t: np.ndarray  # (rows x LANES,) ndtri tail values
+
+
+@jit
+def _new_scratch(m):
+    B = m.market_loading.shape[0]
+    K = m.n_years
+    P = m.cancel_prob.shape[0]
+    R = m.n_regions
+    rows = max(K + B * K, B, P + R)
+    # uniforms start at 1/2: a full-width flat pass reads every column (_ndtri_rows)
+    return _Scratch(
+        np.full((K + B * K, LANES), 0.5),
+        np.empty((K + B * K, LANES)),
+        np.full((B, LANES), 0.5),
+        np.full((B, LANES), 0.5),
+        np.empty((B, LANES)),
+        np.full((P + R, LANES), 0.5),
+        np.empty((P + R, LANES)),
+        np.empty((3, LANES)),
+        np.empty(rows * LANES, dtype=np.int64),
+        np.empty(rows * LANES),
+    )
+
+
 @jit
 def _sample_paths(m, group_seed_keys, path0, n, zm_out, scale_out, delivery_out):
     """Inputs of paths path0 .. path0+n-1 into columns 0..n-1 of scale_out (B, K, >= n)
     and delivery_out (J, >= n); the market factor into zm_out (K, >= n) unless it has no
     columns. Paths go LANES at a time."""
-    B = m.market_loading.shape[0]
     K = m.n_years
     G = group_seed_keys.shape[0]
     pk = np.empty((G, LANES), dtype=np.uint64)
-    zm = np.empty((K, LANES))
-    z = np.empty((B, K, LANES))
-    w = np.empty((4, LANES))
-    idx = np.empty(LANES, dtype=np.int64)
-    pf = np.empty((m.cancel_prob.shape[0], LANES))
-    rf = np.empty((m.n_regions, LANES))
+    s = _new_scratch(m)
     keep_z = zm_out.shape[1] > 0
     for c0 in range(0, n, LANES):
         nb = min(LANES, n - c0)
@@ -239,12 +288,12 @@ def _sample_paths(m, group_seed_keys, path0, n, zm_out, scale_out, delivery_out)
             gk = group_seed_keys[g]
             for i in range(nb):
                 pk[g, i] = path_key(gk, path0 + c0 + i)
-        _demand_scales(m, pk, nb, c0, zm, z, w, idx, scale_out)
-        _delivery_months(m, pk, nb, c0, pf, rf, w, idx, delivery_out)
+        _demand_scales(m, pk, nb, c0, s, scale_out)
+        _delivery_months(m, pk, nb, c0, s, delivery_out)
         if keep_z:
             for k in range(K):
                 for i in range(nb):
-                    zm_out[k, c0 + i] = zm[k, i]
+                    zm_out[k, c0 + i] = s.normal_z[k, i]
 
 
 @jit
