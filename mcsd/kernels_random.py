@@ -6,9 +6,11 @@ input (group, item, draw number). No generator state is carried, so a path's inp
 depend on which thread or block computes it, and a path's draws for one input do not depend
 on how many draws other inputs made.
 
-Transforms are the scipy quantile functions (``ppf``) evaluated on those uniforms: the normal
-and the incomplete-gamma/beta inverses are scipy's own compiled functions, so a transform
-equals ``scipy.stats.<dist>.ppf`` on the same variate.
+Transforms are the scipy quantile functions (``ppf``) evaluated on those uniforms. The normal
+quantile is Wichura's AS241 and exp/log are branch-free polynomial versions (all within about
+1e-16 relative of scipy/numpy, and vectorizable); the incomplete-gamma/beta inverses are
+scipy's own compiled functions. A transform equals ``scipy.stats.<dist>.ppf`` on the same
+variate to ~1e-15 relative, not bit for bit.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import math
 import llvmlite.binding as ll
 import numba
 import numpy as np
+from llvmlite import ir
 from numba import types
-from numba.extending import get_cython_function_address
+from numba.extending import get_cython_function_address, intrinsic
 
 
 def _scipy_special(symbol: str, cython_name: str, n_args: int) -> types.ExternalFunction:
@@ -28,7 +31,6 @@ def _scipy_special(symbol: str, cython_name: str, n_args: int) -> types.External
     return types.ExternalFunction(symbol, types.float64(*([types.float64] * n_args)))
 
 
-_ndtri = _scipy_special("mcsd_ndtri", "ndtri", 1)
 _ndtr = _scipy_special("mcsd_ndtr", "__pyx_fuse_1ndtr", 1)
 _gammaincinv = _scipy_special("mcsd_gammaincinv", "gammaincinv", 2)
 _betaincinv = _scipy_special("mcsd_betaincinv", "__pyx_fuse_0betaincinv", 3)
@@ -62,6 +64,10 @@ _TWO_M52 = 1.0 / 4503599627370496.0
 # has a nonzero denominator), which lets LLVM vectorize and keeps branches out of hot loops.
 # fastmath stays off: it would reassociate sums and break bit-for-bit reproducibility.
 jit = numba.njit(nogil=True, cache=True, fastmath=False, error_model="numpy")
+# Small helpers are inlined into numba's IR, so they fold into the callers' vectorized loops.
+jit_inline = numba.njit(
+    nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always"
+)
 
 
 @jit
@@ -89,80 +95,266 @@ def uniform(key, slot_hash):
     return (np.float64(x >> _S12) + 0.5) * _TWO_M52
 
 
-# scipy's ndtri (cephes) central rational approximation, |u - 0.5| < 0.5 - exp(-2)
-_NDTRI_P0 = (
-    -5.99633501014107895267e1,
-    9.80010754185999661536e1,
-    -5.66762857469070293439e1,
-    1.39312609387279679503e1,
-    -1.23916583867381258016e0,
+# ---------------------------------------------------------------- float64 bit access
+@intrinsic
+def _bits(typingctx, x):
+    """The IEEE-754 bits of float64 ``x`` as an int64 (a bitcast, so loops still vectorize)."""
+    if not isinstance(x, types.Float) or x.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, n):
+    """The float64 whose IEEE-754 bits are the int64 ``n``."""
+    if not isinstance(n, types.Integer) or n.bitwidth != 64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(n), codegen
+
+
+# ---------------------------------------------------------------- exp and log
+# math.exp and math.log are calls into libm, which stop LLVM from vectorizing a loop. These
+# are branch-free (selects only) fdlibm-style versions: Cody-Waite range reduction, a
+# polynomial, exponent arithmetic on the bits. Error < 1 ulp; see tests/test_fast_transforms.
+_LN2_HI = 6.93147180369123816490e-01  # 32 trailing zero bits: k * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_INV_LN2 = 1.44269504088896338700e00
+_ROUND_MAGIC = 6755399441055744.0  # 1.5 * 2**52: x + it rounds x to an integer, in the bits
+_EXP_P = (
+    1.66666666666666019037e-01,
+    -2.77777777770155933842e-03,
+    6.61375632143793436117e-05,
+    -1.65339022054652515390e-06,
+    4.13813679705723846039e-08,
 )
-_NDTRI_Q0 = (
-    1.95448858338141759834e0,
-    4.67627912898881538453e0,
-    8.63602421390890590575e1,
-    -2.25462687854119370527e2,
-    2.00260212380060660359e2,
-    -8.20372256168333339912e1,
-    1.59056225126211695515e1,
-    -1.18331621121330003142e0,
+_LOG_LG = (
+    6.666666666666735130e-01,
+    3.999999999940941908e-01,
+    2.857142874366239149e-01,
+    2.222219843214978396e-01,
+    1.818357216161805012e-01,
+    1.531383769920937332e-01,
+    1.479819860511658591e-01,
 )
-_EXP_M2 = 0.13533528323661269189  # exp(-2), cephes' branch point
-_S2PI = 2.50662827463100050242e0
+_TWO_54 = 18014398509481984.0
+_MIN_NORMAL = 2.2250738585072014e-308
+_SQRT_HALF_HI = 0x3FE6A09E  # high word of sqrt(2)/2: the mantissa is folded into [0.707, 1.414)
 
 
-@jit
-def _ndtri_centre(u):
-    """cephes' central rational function (valid for exp(-2) < u < 1 - exp(-2))."""
-    y = u - 0.5
-    y2 = y * y
-    p = _NDTRI_P0[0]
-    p = p * y2 + _NDTRI_P0[1]
-    p = p * y2 + _NDTRI_P0[2]
-    p = p * y2 + _NDTRI_P0[3]
-    p = p * y2 + _NDTRI_P0[4]
-    q = y2 + _NDTRI_Q0[0]
-    q = q * y2 + _NDTRI_Q0[1]
-    q = q * y2 + _NDTRI_Q0[2]
-    q = q * y2 + _NDTRI_Q0[3]
-    q = q * y2 + _NDTRI_Q0[4]
-    q = q * y2 + _NDTRI_Q0[5]
-    q = q * y2 + _NDTRI_Q0[6]
-    q = q * y2 + _NDTRI_Q0[7]
-    x = y + y * (y2 * p / q)
-    return x * _S2PI
+@jit_inline
+def fast_exp(x):
+    """exp(x) for float64 x, branch-free (vectorizes); < 1 ulp, inf/0/nan as numpy.exp."""
+    # clamp so that k stays small and finite (nan lands on -746, then is restored below)
+    xc = x if x > -746.0 else -746.0
+    xc = xc if xc < 710.0 else 710.0
+    t = xc * _INV_LN2 + _ROUND_MAGIC
+    kf = t - _ROUND_MAGIC  # nearest integer to x / ln 2
+    k = _bits(t) - _bits(_ROUND_MAGIC)
+    hi = xc - kf * _LN2_HI
+    lo = kf * _LN2_LO
+    r = hi - lo  # |r| <= ln(2) / 2
+    r2 = r * r
+    c = r - r2 * (
+        _EXP_P[0] + r2 * (_EXP_P[1] + r2 * (_EXP_P[2] + r2 * (_EXP_P[3] + r2 * _EXP_P[4])))
+    )
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    # 2**k in two exact factors, each a normal number: one rounding even for subnormal results
+    k1 = k >> 1
+    y = y * _from_bits((k1 + 1023) << 52)
+    y = y * _from_bits((k - k1 + 1023) << 52)
+    return y if x == x else x
 
 
-@jit
-def normals(key, hashes, u_buf, out):
-    """out[i] = ndtri(uniform(key, hashes[i])) for 1-D arrays, bit for bit ``ndtri``.
+@jit_inline
+def fast_log(x):
+    """log(x) for float64 x, branch-free (vectorizes); < 1 ulp, -inf/nan/inf as numpy.log."""
+    sub = x < _MIN_NORMAL  # subnormals (and 0, negatives: fixed up below) are scaled by 2**54
+    xs = x * _TWO_54 if sub else x
+    ix = _bits(xs)
+    hx = (ix >> 32) + (0x3FF00000 - _SQRT_HALF_HI)
+    k = (hx >> 20) - 1023 - (54 if sub else 0)
+    hx = (hx & 0x000FFFFF) + _SQRT_HALF_HI
+    f = _from_bits((hx << 32) | (ix & 0xFFFFFFFF)) - 1.0  # x = 2**k (1 + f), sqrt(1/2) <= 1+f
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LOG_LG[1] + w * (_LOG_LG[3] + w * _LOG_LG[5]))
+    t2 = z * (_LOG_LG[0] + w * (_LOG_LG[2] + w * (_LOG_LG[4] + w * _LOG_LG[6])))
+    dk = np.float64(k)
+    y = (((s * (hfsq + (t2 + t1)) + dk * _LN2_LO) - hfsq) + f) + dk * _LN2_HI
+    y = y if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
+    return y if x < np.inf else x  # +inf and nan are their own log
 
-    Two passes: the first computes every uniform and the central rational function with no
-    branch, so it vectorizes (8 lanes with AVX-512); the second replaces the tail entries
-    (27% of them) by scipy's ndtri. Same operations, same order: the same numbers as
-    calling ``ndtri`` one value at a time, several times faster.
+
+# ---------------------------------------------------------------- normal quantile
+# Wichura's AS241 (PPND16), relative accuracy about 1e-16. The central rational function
+# (|u - 1/2| <= 0.425, 85% of uniforms) has no branch, so a loop over paths vectorizes; the
+# tails (log, sqrt, two rational functions) run only where needed. ndtri and ndtri_row
+# evaluate the same expressions in the same order: a number does not depend on which is used.
+_AS241_SPLIT = 0.425
+_AS241_A = (
+    3.3871328727963666080e0,
+    1.3314166789178437745e2,
+    1.9715909503065514427e3,
+    1.3731693765509461125e4,
+    4.5921953931549871457e4,
+    6.7265770927008700853e4,
+    3.3430575583588128105e4,
+    2.5090809287301226727e3,
+)
+_AS241_B = (
+    4.2313330701600911252e1,
+    6.8718700749205790830e2,
+    5.3941960214247511077e3,
+    2.1213794301586595867e4,
+    3.9307895800092710610e4,
+    2.8729085735721942674e4,
+    5.2264952788528545610e3,
+)
+_AS241_C = (
+    1.42343711074968357734e0,
+    4.63033784615654529590e0,
+    5.76949722146069140550e0,
+    3.64784832476320460504e0,
+    1.27045825245236838258e0,
+    2.41780725177450611770e-1,
+    2.27238449892691845833e-2,
+    7.74545014278341407640e-4,
+)
+_AS241_D = (
+    2.05319162663775882187e0,
+    1.67638483018380384940e0,
+    6.89767334985100004550e-1,
+    1.48103976427480074590e-1,
+    1.51986665636164571966e-2,
+    5.47593808499534494600e-4,
+    1.05075007164441684324e-9,
+)
+_AS241_E = (
+    6.65790464350110377720e0,
+    5.46378491116411436990e0,
+    1.78482653991729133580e0,
+    2.96560571828504891230e-1,
+    2.65321895265761230930e-2,
+    1.24266094738807843860e-3,
+    2.71155556874348757815e-5,
+    2.01033439929228813265e-7,
+)
+_AS241_F = (
+    5.99832206555887937690e-1,
+    1.36929880922735805310e-1,
+    1.48753612908506148525e-2,
+    7.86869131145613259100e-4,
+    1.84631831751005468180e-5,
+    1.42151175831644588870e-7,
+    2.04426310338993978564e-15,
+)
+
+
+@jit_inline
+def _rational(c, d, r):
+    """(c[0] + ... + c[7] r**7) / (1 + d[0] r + ... + d[6] r**7), Horner from the top."""
+    num = ((((((c[7] * r + c[6]) * r + c[5]) * r + c[4]) * r + c[3]) * r + c[2]) * r + c[1]) * r
+    den = ((((((d[6] * r + d[5]) * r + d[4]) * r + d[3]) * r + d[2]) * r + d[1]) * r + d[0]) * r
+    return (num + c[0]) / (den + 1.0)
+
+
+@jit_inline
+def _rational_tail(far, r):
+    """AS241's second (``far`` False) or third (``far`` True) rational function at r.
+
+    The coefficients are selected, not the code path, so a vector of lanes can mix both.
     """
-    for i in range(hashes.shape[0]):
-        u = uniform(key, hashes[i])
-        u_buf[i] = u
-        out[i] = _ndtri_centre(u)
-    for i in range(hashes.shape[0]):
-        u = u_buf[i]
-        if not (_EXP_M2 < u < 1.0 - _EXP_M2):
-            out[i] = _ndtri(u)
+    c, d, e, f = _AS241_C, _AS241_D, _AS241_E, _AS241_F
+    num = (e[7] if far else c[7]) * r + (e[6] if far else c[6])
+    num = num * r + (e[5] if far else c[5])
+    num = num * r + (e[4] if far else c[4])
+    num = num * r + (e[3] if far else c[3])
+    num = num * r + (e[2] if far else c[2])
+    num = num * r + (e[1] if far else c[1])
+    den = (f[6] if far else d[6]) * r + (f[5] if far else d[5])
+    den = den * r + (f[4] if far else d[4])
+    den = den * r + (f[3] if far else d[3])
+    den = den * r + (f[2] if far else d[2])
+    den = den * r + (f[1] if far else d[1])
+    den = den * r + (f[0] if far else d[0])
+    return (num * r + (e[0] if far else c[0])) / (den * r + 1.0)
 
 
-@jit
+@jit_inline
+def ndtri_is_tail(u):
+    """True where ``ndtri_central`` does not apply (|u - 1/2| > 0.425, or u is nan)."""
+    return not (abs(u - 0.5) <= _AS241_SPLIT)
+
+
+@jit_inline
+def ndtri_central(u):
+    """Standard normal quantile for |u - 1/2| <= 0.425 (AS241's first region); no branch."""
+    q = u - 0.5
+    return q * _rational(_AS241_A, _AS241_B, 0.180625 - q * q)
+
+
+@jit_inline
+def ndtri_tail(u):
+    """Standard normal quantile for |u - 1/2| > 0.425; -inf at 0, inf at 1, nan outside.
+
+    Branch-free (selects only), so a loop over tail values vectorizes.
+    """
+    q = u - 0.5
+    r = math.sqrt(-fast_log(u if q < 0.0 else 1.0 - u))  # 1 - u is exact for u >= 1/2
+    far = r > 5.0  # u or 1 - u below exp(-25)
+    x = _rational_tail(far, r - (5.0 if far else 1.6))
+    x = -x if q < 0.0 else x
+    x = x if u > 0.0 else (-np.inf if u == 0.0 else np.nan)
+    x = x if u < 1.0 else (np.inf if u == 1.0 else np.nan)
+    return x if u == u else u
+
+
+@jit_inline
 def ndtri(u):
-    """Standard normal quantile, bit for bit scipy.special.ndtri.
+    """Standard normal quantile (scipy.special.ndtri to ~1e-16 relative; AS241)."""
+    if ndtri_is_tail(u):
+        return ndtri_tail(u)
+    return ndtri_central(u)
 
-    The central branch (73% of uniforms) is cephes' own rational function, evaluated in
-    the same order (Horner, no FMA contraction as numba does not use fastmath), so it
-    rounds identically and avoids the call; the tails call scipy's compiled ndtri.
+
+@jit_inline
+def ndtri_tails(z, n, u, idx, t):
+    """Fix up z[i] = ndtri(u[i]) (i < n) where u[i] is in a tail: z holds ndtri_central(u).
+
+    The ~15% tail lanes are packed into t (idx holds their positions), evaluated in one
+    vectorized pass and scattered back; idx (>= n,) int64 and t (>= n,) are scratch.
     """
-    if _EXP_M2 < u < 1.0 - _EXP_M2:
-        return _ndtri_centre(u)
-    return _ndtri(u)
+    cnt = 0
+    for i in range(n):  # branch-free packing: always write, advance on tail lanes
+        idx[cnt] = i
+        t[cnt] = u[i]
+        cnt += 1 if ndtri_is_tail(u[i]) else 0
+    for c in range(cnt):
+        t[c] = ndtri_tail(t[c])
+    for c in range(cnt):
+        z[idx[c]] = t[c]
+
+
+@jit
+def ndtri_row(p, z, n, idx, t):
+    """z[i] = ndtri(p[i]) for i < n, 1-D arrays; the same numbers as ``ndtri``, vectorized.
+
+    The central formula on every lane with no branch (8 lanes with AVX-512), then the tail
+    formula on the lanes that need it (``ndtri_tails``); idx (int64) and t are scratch.
+    """
+    for i in range(n):
+        z[i] = ndtri_central(p[i])
+    ndtri_tails(z, n, p, idx, t)
 
 
 @jit
@@ -182,6 +374,13 @@ def _log_sum(x, y):
     return (math.log1p(math.exp(min(x, y) - hi)) + 0.0) + hi
 
 
+@jit_inline
+def truncnorm_centre_arg(P, i, u):
+    """For truncnorm(a < 0 < b) in row ``i`` of ``P``: the standard quantile at ``u`` is
+    ``ndtri`` of this, negated when u >= 1/2 (see ``_truncnorm_std``). Branch-free."""
+    return P[i, 4] + u * P[i, 5] if u < 0.5 else P[i, 6] + (1.0 - u) * P[i, 5]
+
+
 @jit
 def _truncnorm_std(P, i, u):
     """Standard truncnorm(a, b) quantile at u; parameters in row ``i`` of ``P``.
@@ -197,9 +396,8 @@ def _truncnorm_std(P, i, u):
     a = P[i, 0]
     b = P[i, 1]
     if a < 0.0 < b:
-        if u < 0.5:
-            return ndtri(P[i, 4] + u * P[i, 5])
-        return -ndtri(P[i, 6] + (1.0 - u) * P[i, 5])
+        z = ndtri(truncnorm_centre_arg(P, i, u))
+        return z if u < 0.5 else -z
     if a < 0.0:
         return _ndtri_exp(_log_sum(P[i, 4], math.log(u) + P[i, 5]))
     return -_ndtri_exp(_log_sum(P[i, 4], math.log1p(-u) + P[i, 5]))
@@ -217,7 +415,7 @@ def ppf_row(code, P, i, u):
     loc = P[i, 2]
     scale = P[i, 3]
     if code == 1:  # lognorm(s): first, the delay factors' and multipliers' marginal
-        return loc + scale * math.exp(P[i, 0] * ndtri(u))
+        return loc + scale * fast_exp(P[i, 0] * ndtri(u))
     if code == 6:  # truncnorm(a, b): the usual share; see _truncnorm_std
         return loc + scale * _truncnorm_std(P, i, u)
     if code == 0:  # norm
@@ -256,7 +454,7 @@ def quantile_of_normal_row(code, P, i, z):
     lognorm skips the round trip through Phi (``loc + scale * exp(s z)``, exact).
     """
     if code == 1:
-        return P[i, 2] + P[i, 3] * math.exp(P[i, 0] * z)
+        return P[i, 2] + P[i, 3] * fast_exp(P[i, 0] * z)
     if code == 0:
         return P[i, 2] + P[i, 3] * z
     return ppf_row(code, P, i, _ndtr(z))
@@ -266,16 +464,3 @@ def quantile_of_normal_row(code, P, i, z):
 def quantile_of_normal(code, p, z):
     """``ppf(Phi(z))`` for a 1-D parameter vector ``p`` (see ``quantile_of_normal_row``)."""
     return quantile_of_normal_row(code, p.reshape((1, p.shape[0])), 0, z)
-
-
-@jit
-def gamma_integer_shape(a, scale, key, H, j):
-    """Gamma(a, scale) for a small integer shape ``a``: ``-scale * log(U1 * ... * Ua)``.
-
-    Exact in distribution (a sum of ``a`` exponentials); uses the ``a`` slot hashes
-    ``H[j, :a]``.
-    """
-    prod = 1.0
-    for i in range(a):
-        prod *= uniform(key, H[j, i])
-    return -scale * math.log(prod)

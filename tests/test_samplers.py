@@ -228,3 +228,71 @@ def test_provider_factor_correlates_its_projects(delay_draws):
     assert abs(r - rho) <= Z4 * np.sqrt(2) * (1 - rho * rho) / np.sqrt(N), (r, rho)
     check_corr(s1, s3, 0.0)
     check_corr(s2, s3, 0.0)
+
+
+def test_a_paths_inputs_do_not_depend_on_its_block_position():
+    """The sampler is vectorized over paths (``kernels_sampling.LANES`` at a time, scalar
+    remainder loops): a path's inputs are the same bits whether it is drawn alone, at any
+    offset of a block, or in a run longer than LANES. Every transform branch is exercised:
+    lognorm and gamma multipliers, truncnorm (two-sided and one-sided) and beta shares,
+    integer and non-integer gamma delays, with and without delay factors."""
+    late_int = Distribution("gamma", {"a": 3.0, "scale": 1.5})
+    late_ppf = Distribution("gamma", {"a": 2.5, "scale": 1.2})
+    priors = make_priors(
+        [region("A", 50, 100, delay_factor=Distribution("lognorm", {"s": 0.3})), region("B", 1, 2)],
+        [
+            buyer(
+                "b0",
+                mult=Distribution("lognorm", {"s": 0.3}),
+                loading=0.8,
+                phi=0.5,
+                share=Distribution("truncnorm", {"a": -3.0, "b": 3.0, "loc": 0.5, "scale": 0.1}),
+            ),
+            buyer(
+                "b1",
+                mult=GAMMA_MEDIAN_1,
+                loading=0.6,
+                phi=0.3,
+                share=Distribution("beta", {"a": 12.0, "b": 8.05}),
+            ),
+            buyer("b2", share=Distribution("truncnorm", {"a": 0.0, "b": np.inf, "scale": 0.2})),
+        ],
+        [
+            provider(
+                "pi",
+                [project("i1", "A", 10, "2025-01"), project("i2", "B", 5, "2025-02")],
+                p_on_time=0.5,
+                late=late_int,
+                cancel=0.2,
+                factor=Distribution("lognorm", {"s": 0.5}),
+            ),
+            provider(
+                "pp",
+                [project("p1", "A", 10, "2025-03")],
+                p_on_time=0.3,
+                late=late_ppf,
+                cancel=0.1,
+                factor=None,
+            ),
+            provider(
+                "pw",
+                [project("w1", "B", 10, "2025-01")],
+                p_on_time=0.5,
+                late=Distribution("weibull_min", {"c": 1.5, "scale": 2.0}),
+                factor=Distribution("gamma", {"a": 4.0, "scale": 0.25}),
+            ),
+        ],
+        **TWO_YEARS,
+    )
+    n = 300
+    full = draw(priors, n=n, seed=3)
+    for path0, k in [(0, 1), (5, 1), (7, 37), (129, 171)]:
+        run = CompiledRun.build(priors, 3)
+        m = run.model
+        B, K, J = m.market_loading.shape[0], m.n_years, m.proj_capacity_mw.shape[0]
+        scale = np.empty((k, B, K))
+        delivery = np.empty((k, J), dtype=np.int64)
+        z = np.empty((k, K))
+        draw_inputs(m, run.group_seed_keys, path0, k, scale, delivery, z)
+        for part, whole in zip((scale, delivery, z), full, strict=True):
+            assert np.array_equal(part, whole[path0 : path0 + k]), (path0, k)
