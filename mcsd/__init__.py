@@ -2,6 +2,10 @@
 
 __version__ = "0.1.0"
 
+from mcsd.cpu import prefer_full_width_vectors  # noqa: E402
+
+prefer_full_width_vectors()  # before anything below imports numba
+
 from mcsd.api import simulate  # noqa: E402
 from mcsd.compare import compare  # noqa: E402
 from mcsd.priors import PriorsError, load_priors  # noqa: E402

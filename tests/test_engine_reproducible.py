@@ -119,3 +119,47 @@ def test_numba_num_threads_env_does_not_change_the_result(tmp_path):
     for name in a.data_vars:
         assert a[name].values.tobytes() == b[name].values.tobytes(), name
     xr.testing.assert_identical(a, b)
+
+
+def _host_features() -> str:
+    import llvmlite.binding as llvm
+
+    return llvm.get_host_cpu_features().flatten()
+
+
+def test_vector_width_does_not_change_the_result(tmp_path):
+    """mcsd asks for 512-bit vectors on AVX-512 CPUs (mcsd.cpu); LLVM's default there is
+    256. Same numbers either way (one cold compile in the second process)."""
+    import llvmlite.binding as llvm
+
+    if not llvm.get_host_cpu_features().get("avx512f", False):
+        pytest.skip("no AVX-512 on this CPU: one vector width only")
+    files = []
+    for name, features in (("512", None), ("256", _host_features())):
+        out = tmp_path / f"run_{name}.nc"
+        env = dict(os.environ)
+        env.pop("NUMBA_CPU_FEATURES", None)
+        if features is not None:
+            env["NUMBA_CPU_FEATURES"] = features
+        wide = name == "512"
+        check = (
+            "import os; import mcsd; "
+            f"assert os.environ['NUMBA_CPU_FEATURES'].endswith('-prefer-256-bit') == {wide}"
+        )
+        subprocess.run([sys.executable, "-c", check], env=env, check=True, timeout=120)
+        subprocess.run(
+            [sys.executable, "-c", SCRIPT.format(n=4000, seed=SEED), str(out)],
+            env=env,
+            check=True,
+            timeout=600,
+        )
+        files.append(out)
+    a, b = (xr.open_dataset(f, engine="h5netcdf").load() for f in files)
+    for name in a.data_vars:
+        assert a[name].values.tobytes() == b[name].values.tobytes(), name
+
+
+def test_a_user_cpu_setting_wins():
+    env = dict(os.environ, NUMBA_CPU_FEATURES="+sse2")
+    code = "import os, mcsd; assert os.environ['NUMBA_CPU_FEATURES'] == '+sse2'"
+    subprocess.run([sys.executable, "-c", code], env=env, check=True, timeout=120)
