@@ -333,15 +333,20 @@ def _fold_occupancy(
     tm,
     kbuf,
 ):
-    """Fold month t's occupancy (mv[0], (R1, block)) into the
-    shortage counts, fixed-point sums, pending histogram (occ_pend: (R1 x T, bins)),
-    min/max and the turning-point state run, tm (R1, block)."""
+    """Fold month t's occupancy (mv[0], (R1, block)) into the shortage counts, fixed-point
+    sums, pending histogram (occ_pend: (R1 x T, bins)), min/max and the turning-point
+    state run, tm (R1, block), in one pass over the block per region."""
     top = occ_pend.shape[1] - 1
     T = occ_touch.shape[1]
     t_turn = t - sustain + 2
     for r in range(occ_touch.shape[0]):
         n_short = 0
         fsum = 0
+        k_lo = top
+        k_hi = 0
+        key_lo = _SIGN_OFF
+        key_hi = -_SIGN_OFF - 1
+        n_near = 0
         for i in range(nb):
             x = mv[VAR_OCCUPANCY, r, i]
             fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
@@ -351,15 +356,6 @@ def _fold_occupancy(
             run[r, i] = rn
             tm_i = tm[r, i]
             tm[r, i] = t_turn if (tm_i == 0) & (rn >= sustain) else tm_i
-        shortage[r, t] += n_short
-        occ_fixed[r, t] += fsum
-        k_lo = top
-        k_hi = 0
-        key_lo = _SIGN_OFF
-        key_hi = -_SIGN_OFF - 1
-        n_near = 0
-        for i in range(nb):
-            x = mv[VAR_OCCUPANCY, r, i]
             # floor(1000 x) is the bin unless 1000 x is within 1e-9 of an integer (rounding
             # moves it by < 3e-13): those few take the exact edge comparison below
             y = x * OCC_BINS_PER_UNIT
@@ -372,6 +368,8 @@ def _fold_occupancy(
             key = _order_key(x)
             key_lo = min(key_lo, key)
             key_hi = max(key_hi, key)
+        shortage[r, t] += n_short
+        occ_fixed[r, t] += fsum
         if n_near > 0:
             k_lo = top
             k_hi = 0
@@ -388,8 +386,8 @@ def _fold_occupancy(
 
 @jit
 def _fold_mw(mv, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
-    """Fold month t's MW values (mv[1:4], (3, R1, block)) into
-    the pending histograms (mw_pend: (3 x R1 x T, bins)) and the min/max."""
+    """Fold month t's MW values (mv[1:4], (3, R1, block)) into the pending histograms
+    (mw_pend: (3 x R1 x T, bins)) and the min/max."""
     n_mw = mw_pend.shape[1] - 2
     R1 = mw_touch.shape[1]
     T = mw_touch.shape[2]
@@ -486,7 +484,7 @@ def simulate_paths(
     mw_pend2 = mw_pend.reshape((3 * R1 * T, -1))
     run = np.empty((R1, block), dtype=np.int64)
     tm = np.empty((R1, block), dtype=np.int64)
-    kbuf = np.empty(block, dtype=np.int64)
+    kbuf = np.empty(block, dtype=np.uint32)  # bins: unsigned indices need no wraparound
     occ_touch = np.empty((R1, T, 2), dtype=np.int64)
     mw_touch = np.empty((3, R1, T, 2), dtype=np.int64)
     occ_touch[..., 0] = occ_pend.shape[2]
