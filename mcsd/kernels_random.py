@@ -174,13 +174,11 @@ def fast_exp(x):
 
 
 @jit_inline
-def fast_log(x):
-    """log(x) for float64 x, branch-free (vectorizes); < 1 ulp, -inf/nan/inf as numpy.log."""
-    sub = x < _MIN_NORMAL  # subnormals (and 0, negatives: fixed up below) are scaled by 2**54
-    xs = x * _TWO_54 if sub else x
-    ix = _bits(xs)
+def _log_scaled(x, k0):
+    """log(x) + k0 log(2) for positive, finite, normal x (no edge cases)."""
+    ix = _bits(x)
     hx = (ix >> 32) + (0x3FF00000 - _SQRT_HALF_HI)
-    k = (hx >> 20) - 1023 - (54 if sub else 0)
+    k = (hx >> 20) - 1023 + k0
     hx = (hx & 0x000FFFFF) + _SQRT_HALF_HI
     f = _from_bits((hx << 32) | (ix & 0xFFFFFFFF)) - 1.0  # x = 2**k (1 + f), sqrt(1/2) <= 1+f
     hfsq = 0.5 * f * f
@@ -190,9 +188,25 @@ def fast_log(x):
     t1 = w * (_LOG_LG[1] + w * (_LOG_LG[3] + w * _LOG_LG[5]))
     t2 = z * (_LOG_LG[0] + w * (_LOG_LG[2] + w * (_LOG_LG[4] + w * _LOG_LG[6])))
     dk = np.float64(k)
-    y = (((s * (hfsq + (t2 + t1)) + dk * _LN2_LO) - hfsq) + f) + dk * _LN2_HI
+    return (((s * (hfsq + (t2 + t1)) + dk * _LN2_LO) - hfsq) + f) + dk * _LN2_HI
+
+
+@jit_inline
+def fast_log(x):
+    """log(x) for float64 x, branch-free (vectorizes); < 1 ulp, -inf/nan/inf as numpy.log."""
+    sub = x < _MIN_NORMAL  # subnormals (and 0, negatives: fixed up below) are scaled by 2**54
+    y = _log_scaled(x * _TWO_54 if sub else x, -54 if sub else 0)
     y = y if x > 0.0 else (-np.inf if x == 0.0 else np.nan)
     return y if x < np.inf else x  # +inf and nan are their own log
+
+
+@jit_inline
+def fast_log_pos(x):
+    """fast_log(x), the same bits, for positive, finite, normal x (>= 2**-1022) only.
+
+    No edge cases to select: the sampler's log(U1 U2) of the delays runs ~3% faster.
+    """
+    return _log_scaled(x, 0)
 
 
 # ---------------------------------------------------------------- normal quantile

@@ -25,7 +25,7 @@ import numpy as np
 
 from mcsd.kernels_random import (
     fast_exp,
-    fast_log,
+    fast_log_pos,
     jit,
     jit_inline,
     ndtri_row,
@@ -221,7 +221,7 @@ def _delivery_months(m, pk, n, col0, s, delivery_out):
                 for i in range(n):
                     late[i] *= uniform(kd[i], h_late[t])
             for i in range(n):  # log in its own loop, like the uniforms: ~5% faster
-                late[i] = fast_log(late[i])
+                late[i] = fast_log_pos(late[i])  # U1 ... Ua >= 2**-424
             for i in range(n):
                 dev = neg_scale * late[i] * pf[p, i] * rf[r, i]
                 shift = np.int64(math.floor(dev + 0.5))

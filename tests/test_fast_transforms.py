@@ -1,10 +1,11 @@
-"""The vectorizable transforms of mcsd/kernels_random.py: fast_exp, fast_log and ndtri.
+"""The vectorizable transforms of mcsd/kernels_random.py: fast_exp, fast_log(_pos) and ndtri.
 
 Deterministic checks (no Monte Carlo):
 * fast_exp and fast_log are within 1 ulp of numpy's exp and log on 10^6 random arguments
   spread over their whole finite range (log-uniform magnitudes, subnormals included), and
   equal numpy exactly at the edges: 0, -0, subnormals, the overflow and underflow
-  thresholds, +-inf, nan, negative arguments of log.
+  thresholds, +-inf, nan, negative arguments of log. fast_log_pos is fast_log, bit for bit,
+  on positive normal arguments.
 * ndtri (AS241) equals scipy.special.ndtri to rtol 1e-13 on uniforms from 2**-1074 to
   1 - 2**-53 and at the edges; ndtri_row gives the same bits as ndtri one value at a time
   (the engine's reproducibility depends on it).
@@ -18,7 +19,7 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy import special
 
-from mcsd.kernels_random import fast_exp, fast_log, ndtri, ndtri_row
+from mcsd.kernels_random import fast_exp, fast_log, fast_log_pos, ndtri, ndtri_row
 
 N = 1_000_000
 
@@ -36,6 +37,14 @@ def _log_all(x):
     out = np.empty_like(x)
     for i in range(x.shape[0]):
         out[i] = fast_log(x[i])
+    return out
+
+
+@numba.njit
+def _log_pos_all(x):
+    out = np.empty_like(x)
+    for i in range(x.shape[0]):
+        out[i] = fast_log_pos(x[i])
     return out
 
 
@@ -156,6 +165,19 @@ def test_fast_log_edges_equal_numpy():
     assert np.array_equal(got[special_], want[special_], equal_nan=True)
     assert _log_all(np.array([1.0]))[0] == 0.0
     assert _log_all(np.array([2.0]))[0] == np.log(2.0)
+
+
+def test_fast_log_pos_is_fast_log_on_positive_normals():
+    rng = np.random.default_rng(5)
+    x = np.concatenate(
+        [
+            _log_uniform_magnitudes(rng, -1022, 1024, N),
+            rng.uniform(0.0, 1.0, N) * rng.uniform(0.0, 1.0, N),
+            [2.2250738585072014e-308, 1.0, 1.7976931348623157e308],
+        ]
+    )
+    x = x[(x >= 2.2250738585072014e-308) & np.isfinite(x)]
+    assert np.array_equal(_log_pos_all(x), _log_all(x))
 
 
 # ---------------------------------------------------------------------- ndtri
