@@ -184,26 +184,34 @@ def _month_values(work, nb, nat, mv):
         nat[1, i] = 0.0  # served
         nat[2, i] = 0.0  # unmet
         nat[3, i] = 0.0  # requested
-    for r in range(R + 1):
+    for r in range(R):
         for i in range(nb):
-            if r < R:
-                s = work[0, r, i]
-                q = work[1, r, i]
-                d = work[2, r, i]
-                u = work[3, r, i]
-                nat[0, i] += s
-                nat[1, i] += d
-                nat[2, i] += u
-                nat[3, i] += q
-            else:
-                s = nat[0, i]
-                d = nat[1, i]
-                u = nat[2, i]
-                q = nat[3, i]
-            mv[VAR_OCCUPANCY, r, i] = d / s if s > 0.0 else (1.0 if q > 0.0 else 0.0)
+            s = work[0, r, i]
+            q = work[1, r, i]
+            d = work[2, r, i]
+            u = work[3, r, i]
+            nat[0, i] += s
+            nat[1, i] += d
+            nat[2, i] += u
+            nat[3, i] += q
+            mv[VAR_OCCUPANCY, r, i] = _occupancy(d, s, q)
             mv[VAR_DEMAND, r, i] = d
             mv[VAR_SUPPLY, r, i] = s
             mv[VAR_UNMET, r, i] = u
+    for i in range(nb):
+        s = nat[0, i]
+        d = nat[1, i]
+        mv[VAR_OCCUPANCY, R, i] = _occupancy(d, s, nat[3, i])
+        mv[VAR_DEMAND, R, i] = d
+        mv[VAR_SUPPLY, R, i] = s
+        mv[VAR_UNMET, R, i] = nat[2, i]
+
+
+@jit_inline
+def _occupancy(served, supply, requested):
+    """served / supply; with no supply, 1 if anything is requested (all of it unmet), else
+    0."""
+    return served / supply if supply > 0.0 else (1.0 if requested > 0.0 else 0.0)
 
 
 # --------------------------------------------------------------------------------------
@@ -211,6 +219,8 @@ def _month_values(work, nb, nat, mv):
 # --------------------------------------------------------------------------------------
 _SIGN_OFF = np.int64(0x7FFFFFFFFFFFFFFF)
 _NEAR_EDGE = 1e-9
+_KEY_POS_INF = np.int64(0x7FF0000000000000)  # order key of +inf
+_KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # order key of -inf
 _S63 = np.int64(63)
 
 
@@ -266,14 +276,15 @@ def _occupancy_bin(x, top):
 
 @jit_inline
 def _mw_bin(x, base, inv_width, n_bins):
-    """MW bin of x: 0 below ``base`` (and NaN), 1..n_bins equal width, n_bins + 1 above."""
-    # compare before converting: int() of inf or NaN is undefined (and would index out of
-    # bounds)
-    k = 0
-    if x >= base:
-        y = (x - base) * inv_width
-        k = n_bins + 1 if y >= n_bins else int(y) + 1
-    return k
+    """MW bin of x: 0 below ``base`` (and NaN), 1..n_bins equal width, n_bins + 1 above.
+
+    Clamped by selects before int() (which is undefined for NaN, inf and out-of-range
+    values), so the loop vectorizes. x - base has the sign of the exact difference.
+    """
+    d = x - base
+    y = d * inv_width if d >= 0.0 else -1.0
+    y = y if y < n_bins else float(n_bins)
+    return int(y) + 1
 
 
 @jit_inline
@@ -337,13 +348,12 @@ def _fold_occupancy(
     sums, pending histogram (occ_pend: (R1 x T, bins)), min/max and the turning-point
     state run, tm (R1, block), in one pass over the block per region."""
     top = occ_pend.shape[1] - 1
+    f_top = float(top)
     T = occ_touch.shape[1]
     t_turn = t - sustain + 2
     for r in range(occ_touch.shape[0]):
         n_short = 0
         fsum = 0
-        k_lo = top
-        k_hi = 0
         key_lo = _SIGN_OFF
         key_hi = -_SIGN_OFF - 1
         n_near = 0
@@ -357,27 +367,33 @@ def _fold_occupancy(
             tm_i = tm[r, i]
             tm[r, i] = t_turn if (tm_i == 0) & (rn >= sustain) else tm_i
             # floor(1000 x) is the bin unless 1000 x is within 1e-9 of an integer (rounding
-            # moves it by < 3e-13): those few take the exact edge comparison below
+            # moves it by < 3e-13): those few take the exact edge comparison below. Clamped
+            # into [0, top] first (NaN to 0) by selects, which vectorize, so int() is defined
             y = x * OCC_BINS_PER_UNIT
-            k = 0 if not y >= 0.0 else (top if y >= top else int(y))
+            y = y if y >= 0.0 else 0.0
+            y = y if y <= f_top else f_top
+            k = int(y)
             frac = y - k
             n_near += np.int64((frac < _NEAR_EDGE) | (frac > 1.0 - _NEAR_EDGE))
             kbuf[i] = k
-            k_lo = min(k_lo, k)
-            k_hi = max(k_hi, k)
             key = _order_key(x)
             key_lo = min(key_lo, key)
             key_hi = max(key_hi, key)
         shortage[r, t] += n_short
         occ_fixed[r, t] += fsum
         if n_near > 0:
+            for i in range(nb):
+                kbuf[i] = _occupancy_bin(mv[VAR_OCCUPANCY, r, i], top)
+        if _KEY_NEG_INF <= key_lo and key_hi <= _KEY_POS_INF:
+            # the bin is non-decreasing in x: the extremes' bins are the block's
+            k_lo = _occupancy_bin(_from_order_key(key_lo), top)
+            k_hi = _occupancy_bin(_from_order_key(key_hi), top)
+        else:  # a NaN (never from valid priors) sorts past the infinities
             k_lo = top
             k_hi = 0
             for i in range(nb):
-                k = _occupancy_bin(mv[VAR_OCCUPANCY, r, i], top)
-                kbuf[i] = k
-                k_lo = min(k_lo, k)
-                k_hi = max(k_hi, k)
+                k_lo = min(k_lo, np.int64(kbuf[i]))
+                k_hi = max(k_hi, np.int64(kbuf[i]))
         _merge_min_max(vmin, vmax, VAR_OCCUPANCY, r, t, key_lo, key_hi)
         _count_bins(occ_pend, r * T + t, kbuf, nb, k_lo, k_hi)
         occ_touch[r, t, 0] = min(occ_touch[r, t, 0], k_lo)
@@ -395,19 +411,24 @@ def _fold_mw(mv, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
         for r in range(R1):
             base = lo[v, r, t]
             iw = inv_width[v, r, t]
-            k_lo = n_mw + 1
-            k_hi = 0
             key_lo = _SIGN_OFF
             key_hi = -_SIGN_OFF - 1
             for i in range(nb):
-                k = _mw_bin(mv[v + 1, r, i], base, iw, n_mw)
-                kbuf[i] = k
-                k_lo = min(k_lo, k)
-                k_hi = max(k_hi, k)
+                kbuf[i] = _mw_bin(mv[v + 1, r, i], base, iw, n_mw)
                 key = _order_key(mv[v + 1, r, i])
                 key_lo = min(key_lo, key)
                 key_hi = max(key_hi, key)
             _merge_min_max(vmin, vmax, v + 1, r, t, key_lo, key_hi)
+            if _KEY_NEG_INF <= key_lo and key_hi <= _KEY_POS_INF:
+                # the bin is non-decreasing in x: the extremes' bins are the block's
+                k_lo = _mw_bin(_from_order_key(key_lo), base, iw, n_mw)
+                k_hi = _mw_bin(_from_order_key(key_hi), base, iw, n_mw)
+            else:  # a NaN (never from valid priors) sorts past the infinities
+                k_lo = n_mw + 1
+                k_hi = 0
+                for i in range(nb):
+                    k_lo = min(k_lo, np.int64(kbuf[i]))
+                    k_hi = max(k_hi, np.int64(kbuf[i]))
             _count_bins(mw_pend, (v * R1 + r) * T + t, kbuf, nb, k_lo, k_hi)
             mw_touch[v, r, t, 0] = min(mw_touch[v, r, t, 0], k_lo)
             mw_touch[v, r, t, 1] = max(mw_touch[v, r, t, 1], k_hi)

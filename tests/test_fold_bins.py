@@ -95,3 +95,11 @@ def test_mw_bins_and_extremes():
         )
         assert (vmin[v, 0, 0], vmax[v, 0, 0]) == (xv.min(), xv.max())
         assert tuple(touch[v - 1, 0, 0]) == (expected.min(), expected.max())
+
+
+def test_a_nan_goes_to_the_lowest_bin_and_is_counted():
+    # never produced from valid priors; if it were, it must not be lost or index out of range
+    x = np.array([0.5, np.nan, 0.9, 0.2])
+    counts, touch, _, _, _ = _fold_occupancy(x)
+    assert counts[0] == 1 and counts.sum() == 4
+    assert tuple(touch) == (0, 900)
