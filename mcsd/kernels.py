@@ -124,11 +124,16 @@ def _serve_month(
                 sup[r, i] = supply0[r]
                 req[r, i] = demand0[r]
     k = month_year[t]
+    G = year_req.shape[0]
     for r in range(R):
-        # `inflow` (free until the spillover) holds the month's requested increment
+        # `inflow` (free until the spillover) holds the month's requested increment, summed
+        # over profile groups from the first one's term (every term is >= +0.0, so this is
+        # the sum from 0.0 bit for bit)
         inc = inflow[0]
-        inc[:nb] = 0.0
-        for g in range(year_req.shape[0]):
+        c = profiles[0, month_of_year[t]]
+        for i in range(nb):
+            inc[i] = year_req[0, r, k, i] * c
+        for g in range(1, G):
             c = profiles[g, month_of_year[t]]
             for i in range(nb):
                 inc[i] += year_req[g, r, k, i] * c
