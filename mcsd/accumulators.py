@@ -97,7 +97,9 @@ class Accumulators:
     vmax: np.ndarray  # (4, R1, T) float64, -inf when empty
     # uint16 scratch the kernels count into before adding to the histograms; all zero
     # between calls, allocated by the first ``record``
-    _pending: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    _pending: tuple[np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     @classmethod
     def empty(cls, n_regions: int, n_months: int) -> Accumulators:

@@ -113,6 +113,8 @@ def pack(acc: Accumulators) -> dict[str, Any]:
     """Accumulators as a dict whose integer arrays use the smallest dtype holding them."""
     out: dict[str, Any] = {}
     for f in fields(acc):
+        if not f.init:  # scratch (the kernels' pending counts), not part of the result
+            continue
         v = getattr(acc, f.name)
         if isinstance(v, np.ndarray) and v.dtype.kind in "iu" and v.size:
             small = np.result_type(np.min_scalar_type(v.min()), np.min_scalar_type(v.max()))
