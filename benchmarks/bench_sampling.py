@@ -22,22 +22,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_engine import _cpu_model  # the script's own folder is on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20250101
-
-
-def _cpu_model() -> str:
-    """The first 'model name' of /proc/cpuinfo (or the platform's processor string)."""
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-
-    return platform.processor() or "unknown"
 
 
 def _worker(root: str, paths: int, repeats: int) -> dict:
