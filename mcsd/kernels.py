@@ -20,13 +20,9 @@ IEEE total order, which vectorizes where a float min/max chain does not.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
-from llvmlite import ir
-from numba import types
-from numba.extending import intrinsic
 
-from mcsd.kernels_random import jit
+from mcsd.kernels_random import bits_float, float_bits, jit, jit_inline
 from mcsd.kernels_sampling import nominal_block, sample_block
 
 VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET = 0, 1, 2, 3
@@ -37,12 +33,6 @@ N_OCC_BINS = OCC_BINS_PER_UNIT + 1
 # at occupancy 1; each path's occupancy is rounded to 6e-8 (mean error <= 3e-8)
 FIXED_POINT_SCALE = 16777216.0
 PENDING_MAX_PATHS = 65535  # uint16 pending counts are flushed before they can overflow
-
-# per-value and per-cell helpers are inlined by numba itself: a call would pass its arrays
-# with reference-count updates, which cost more than the helper's work
-jit_inline = numba.njit(
-    nogil=True, cache=True, fastmath=False, error_model="numpy", inline="always"
-)
 
 
 # --------------------------------------------------------------------------------------
@@ -229,40 +219,18 @@ _KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # order key of -inf
 _S63 = np.int64(63)
 
 
-@intrinsic
-def _float_bits(typingctx, x):
-    """The IEEE bits of a float64 as an int64 (a bit cast, free in registers)."""
-    sig = types.int64(types.float64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
-
-    return sig, codegen
-
-
-@intrinsic
-def _bits_float(typingctx, bits):
-    """The float64 with these IEEE bits (int64)."""
-    sig = types.float64(types.int64)
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return sig, codegen
-
-
 @jit_inline
 def _order_key(x):
     """An int64 whose order is the IEEE total order of the float64 x. Integer min/max
     reductions vectorize; float ones in a fixed order do not."""
-    bits = _float_bits(x)
+    bits = float_bits(x)
     return bits ^ ((bits >> _S63) & _SIGN_OFF)
 
 
 @jit_inline
 def _from_order_key(key):
     """The float64 whose order key is ``key`` (the map is its own inverse on the bits)."""
-    return _bits_float(key ^ ((key >> _S63) & _SIGN_OFF))
+    return bits_float(key ^ ((key >> _S63) & _SIGN_OFF))
 
 
 @jit_inline

@@ -97,7 +97,7 @@ def uniform(key, slot_hash):
 
 # ---------------------------------------------------------------- float64 bit access
 @intrinsic
-def _bits(typingctx, x):
+def float_bits(typingctx, x):
     """The IEEE-754 bits of float64 ``x`` as an int64 (a bitcast, so loops still vectorize)."""
     if not isinstance(x, types.Float) or x.bitwidth != 64:
         return None
@@ -109,7 +109,7 @@ def _bits(typingctx, x):
 
 
 @intrinsic
-def _from_bits(typingctx, n):
+def bits_float(typingctx, n):
     """The float64 whose IEEE-754 bits are the int64 ``n``."""
     if not isinstance(n, types.Integer) or n.bitwidth != 64:
         return None
@@ -157,7 +157,7 @@ def fast_exp(x):
     xc = xc if xc < 710.0 else 710.0
     t = xc * _INV_LN2 + _ROUND_MAGIC
     kf = t - _ROUND_MAGIC  # nearest integer to x / ln 2
-    k = _bits(t) - _bits(_ROUND_MAGIC)
+    k = float_bits(t) - float_bits(_ROUND_MAGIC)
     hi = xc - kf * _LN2_HI
     lo = kf * _LN2_LO
     r = hi - lo  # |r| <= ln(2) / 2
@@ -168,19 +168,19 @@ def fast_exp(x):
     y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
     # 2**k in two exact factors, each a normal number: one rounding even for subnormal results
     k1 = k >> 1
-    y = y * _from_bits((k1 + 1023) << 52)
-    y = y * _from_bits((k - k1 + 1023) << 52)
+    y = y * bits_float((k1 + 1023) << 52)
+    y = y * bits_float((k - k1 + 1023) << 52)
     return y if x == x else x
 
 
 @jit_inline
 def _log_scaled(x, k0):
     """log(x) + k0 log(2) for positive, finite, normal x (no edge cases)."""
-    ix = _bits(x)
+    ix = float_bits(x)
     hx = (ix >> 32) + (0x3FF00000 - _SQRT_HALF_HI)
     k = (hx >> 20) - 1023 + k0
     hx = (hx & 0x000FFFFF) + _SQRT_HALF_HI
-    f = _from_bits((hx << 32) | (ix & 0xFFFFFFFF)) - 1.0  # x = 2**k (1 + f), sqrt(1/2) <= 1+f
+    f = bits_float((hx << 32) | (ix & 0xFFFFFFFF)) - 1.0  # x = 2**k (1 + f), sqrt(1/2) <= 1+f
     hfsq = 0.5 * f * f
     s = f / (2.0 + f)
     z = s * s
