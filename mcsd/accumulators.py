@@ -83,6 +83,33 @@ def histogram_spec(priors: Priors, m: ModelArrays) -> HistogramSpec:
     return HistogramSpec(lo=lo, width=width)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """uint16 counts not yet in the histograms, their touched bin ranges and path count."""
+
+    occupancy: np.ndarray  # like occupancy_hist, uint16
+    mw: np.ndarray  # like mw_hist, uint16
+    occupancy_touched: np.ndarray  # (R1, T, 2) int64: lowest, highest bin; empty (bins, -1)
+    mw_touched: np.ndarray  # (3, R1, T, 2) int64
+    paths: np.ndarray  # (1,) int64
+
+    @classmethod
+    def like(cls, occupancy_hist: np.ndarray, mw_hist: np.ndarray) -> _Pending:
+        def touched(hist: np.ndarray) -> np.ndarray:
+            t = np.empty(hist.shape[:-1] + (2,), np.int64)
+            t[..., 0] = hist.shape[-1]
+            t[..., 1] = -1
+            return t
+
+        return cls(
+            np.zeros(occupancy_hist.shape, np.uint16),
+            np.zeros(mw_hist.shape, np.uint16),
+            touched(occupancy_hist),
+            touched(mw_hist),
+            np.zeros(1, np.int64),
+        )
+
+
 @dataclass
 class Accumulators:
     """Sufficient statistics of a set of paths. Shapes: R1 = regions + national, T months."""
@@ -95,11 +122,9 @@ class Accumulators:
     mw_hist: np.ndarray  # (3, R1, T, N_MW_BINS + 2) int64
     vmin: np.ndarray  # (4, R1, T) float64, +inf when empty
     vmax: np.ndarray  # (4, R1, T) float64, -inf when empty
-    # uint16 scratch the kernels count into before adding to the histograms; all zero
-    # between calls, allocated by the first ``record``
-    _pending: tuple[np.ndarray, np.ndarray] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
+    # counts recorded but not yet added to the histograms (``flush``); allocated by the
+    # first ``record``
+    _pending: _Pending | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def empty(cls, n_regions: int, n_months: int) -> Accumulators:
@@ -126,17 +151,20 @@ class Accumulators:
         block: int = 256,
         kept_vals: np.ndarray | None = None,
         kept_turn: np.ndarray | None = None,
+        flush: bool = True,
     ) -> None:
-        """Simulate paths path0 .. path0+n-1 and add them (releases the GIL)."""
+        """Simulate paths path0 .. path0+n-1 and add them (releases the GIL).
+
+        ``flush=False`` leaves the histogram counts pending (a loop of records flushes
+        once, by ``flush``, or when merged or finalized).
+        """
         keep = kept_vals is not None
         if kept_vals is None:
             kept_vals = np.empty((0, 4, 1, 1))
             kept_turn = np.empty((0, 1), np.int64)
         if self._pending is None:
-            self._pending = (
-                np.zeros(self.occupancy_hist.shape, np.uint16),
-                np.zeros(self.mw_hist.shape, np.uint16),
-            )
+            self._pending = _Pending.like(self.occupancy_hist, self.mw_hist)
+        pend = self._pending
         kernels.simulate_paths(
             m,
             group_seed_keys,
@@ -153,16 +181,37 @@ class Accumulators:
             self.mw_hist,
             self.vmin,
             self.vmax,
-            self._pending[0],
-            self._pending[1],
+            pend.occupancy,
+            pend.mw,
+            pend.occupancy_touched,
+            pend.mw_touched,
+            pend.paths,
+            flush,
             keep,
             kept_vals,
             kept_turn,
         )
         self.n_paths += n
 
+    def flush(self) -> Accumulators:
+        """Add counts that ``record(..., flush=False)`` left pending to the histograms."""
+        pend = self._pending
+        if pend is not None and pend.paths[0] > 0:
+            kernels.flush_pending(
+                pend.occupancy,
+                pend.occupancy_touched,
+                self.occupancy_hist,
+                pend.mw,
+                pend.mw_touched,
+                self.mw_hist,
+            )
+            pend.paths[0] = 0
+        return self
+
     def merge(self, other: Accumulators) -> Accumulators:
         """The accumulator of both sets of paths (exact; order does not matter)."""
+        self.flush()
+        other.flush()
         return Accumulators(
             n_paths=self.n_paths + other.n_paths,
             shortage=self.shortage + other.shortage,
@@ -180,6 +229,7 @@ class Accumulators:
         self, spec: HistogramSpec, quantiles: np.ndarray, levels: np.ndarray
     ) -> dict[str, np.ndarray]:
         """Probabilities, quantiles and means as arrays (national last on the region axis)."""
+        self.flush()
         n = self.n_paths
         if n <= 0:
             raise ValueError("no paths were recorded")
@@ -199,29 +249,31 @@ class Accumulators:
         level_bins = np.rint(np.asarray(levels) * kernels.OCC_BINS_PER_UNIT).astype(int)
         tail = np.cumsum(self.occupancy_hist[..., ::-1], axis=-1)[..., ::-1]
         out["occupancy_exceedance"] = tail[..., level_bins] / n
-        occ_lo = OCC_EDGES[:-1]
         occ_w = np.diff(OCC_EDGES)
         out["occupancy"] = _hist_quantiles(
             self.occupancy_hist,
-            np.broadcast_to(occ_lo, self.occupancy_hist.shape),
-            np.broadcast_to(occ_w, self.occupancy_hist.shape),
+            lambda k: (OCC_EDGES[k], occ_w[k]),
             self.vmin[0],
             self.vmax[0],
             quantiles,
         )
         for v, name in enumerate(MW_VARIABLES):
-            counts = self.mw_hist[v]
-            k = np.arange(N_MW_BINS + 2)
-            bin_lo = spec.lo[v][..., None] + (k - 1) * spec.width[v][..., None]
-            bin_w = np.broadcast_to(spec.width[v][..., None], counts.shape).copy()
+            lo = spec.lo[v][..., None]
+            width = spec.width[v][..., None]
             # under- and overflow bins stretch to the observed min and max
-            bin_lo[..., 0] = np.minimum(self.vmin[v + 1], spec.lo[v])
-            bin_w[..., 0] = spec.lo[v] - bin_lo[..., 0]
-            top = spec.lo[v] + N_MW_BINS * spec.width[v]
-            bin_lo[..., -1] = top
-            bin_w[..., -1] = np.maximum(self.vmax[v + 1] - top, 0.0)
+            under_lo = np.minimum(self.vmin[v + 1], spec.lo[v])[..., None]
+            top = lo + N_MW_BINS * width
+            over_w = np.maximum(self.vmax[v + 1][..., None] - top, 0.0)
+
+            def mw_bin(k, lo=lo, width=width, under_lo=under_lo, top=top, over_w=over_w):
+                bin_lo = np.where(
+                    k == 0, under_lo, np.where(k > N_MW_BINS, top, lo + (k - 1) * width)
+                )
+                bin_w = np.where(k == 0, lo - under_lo, np.where(k > N_MW_BINS, over_w, width))
+                return bin_lo, bin_w
+
             out[name] = _hist_quantiles(
-                counts, bin_lo, bin_w, self.vmin[v + 1], self.vmax[v + 1], quantiles
+                self.mw_hist[v], mw_bin, self.vmin[v + 1], self.vmax[v + 1], quantiles
             )
         return out
 
@@ -238,29 +290,35 @@ def wilson_interval(k: np.ndarray, n: int, z: float = 1.959963984540054):
     return lo, hi
 
 
-def _hist_quantiles(counts, bin_lo, bin_w, vmin, vmax, quantiles):
+def _hist_quantiles(counts, bin_at, vmin, vmax, quantiles):
     """Quantiles from per-cell histograms by linear interpolation within the bin.
 
-    counts, bin_lo, bin_w: (..., nbins); vmin, vmax: (...). Returns (..., n_quantiles),
-    clamped to the observed [min, max] (exact when every path has the same value).
+    counts: (..., nbins); bin_at(k) -> (lower edge, width) of bins k (..., nq); vmin, vmax:
+    (...). Returns (..., n_quantiles), clamped to the observed [min, max] (exact when every
+    path has the same value).
     """
     cum = np.cumsum(counts, axis=-1)
     n = cum[..., -1:]
     q = np.asarray(quantiles, dtype=np.float64)
     target = q * n  # (..., nq)
-    idx = np.empty(target.shape, dtype=np.int64)
-    flat_cum = cum.reshape(-1, cum.shape[-1])
-    flat_t = target.reshape(-1, q.size)
-    flat_idx = idx.reshape(-1, q.size)
-    for c in range(flat_cum.shape[0]):
-        flat_idx[c] = np.searchsorted(flat_cum[c], flat_t[c], side="left")
-    idx = np.minimum(idx, counts.shape[-1] - 1)
+    # the first bin whose cumulative count reaches the target, for every cell in one
+    # search: counts are integers, so cum >= target iff cum >= ceil(target), and cell c's
+    # cumulative counts (all in [0, n], every cell counts all n paths) shifted by c (n + 1)
+    # make one non-decreasing array
+    n_bins = counts.shape[-1]
+    flat_cum = cum.reshape(-1, n_bins)
+    shift = np.arange(flat_cum.shape[0], dtype=np.int64)[:, None] * (int(n.max(initial=0)) + 1)
+    need = np.ceil(target.reshape(-1, q.size)).astype(np.int64) + shift
+    pos = np.searchsorted((flat_cum + shift).ravel(), need.ravel(), side="left")
+    idx = (pos.reshape(need.shape) - np.arange(flat_cum.shape[0])[:, None] * n_bins).reshape(
+        target.shape
+    )
+    idx = np.minimum(idx, n_bins - 1)
     before = np.take_along_axis(cum, idx, axis=-1) - np.take_along_axis(counts, idx, axis=-1)
     in_bin = np.take_along_axis(counts, idx, axis=-1)
     frac = np.where(in_bin > 0, (target - before) / np.maximum(in_bin, 1), 0.0)
-    value = np.take_along_axis(bin_lo, idx, axis=-1) + frac * np.take_along_axis(
-        bin_w, idx, axis=-1
-    )
+    bin_lo, bin_w = bin_at(idx)
+    value = bin_lo + frac * bin_w
     return np.clip(value, vmin[..., None], vmax[..., None])
 
 

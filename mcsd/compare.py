@@ -96,7 +96,18 @@ def run_paired_chunks(
             vals, turns = [], []
             for r, acc, (bv, bt) in zip(runs, accs, bufs, strict=True):
                 kv, kt = bv[:n], bt[:n]
-                acc.record(r.model, r.spec, r.group_seed_keys, path0, n, False, BLOCK_PATHS, kv, kt)
+                acc.record(
+                    r.model,
+                    r.spec,
+                    r.group_seed_keys,
+                    path0,
+                    n,
+                    False,
+                    BLOCK_PATHS,
+                    kv,
+                    kt,
+                    flush=False,
+                )
                 vals.append(kv)
                 turns.append(kt)
             results[i] = on_chunk(path0, n, vals, turns)

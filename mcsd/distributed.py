@@ -111,6 +111,7 @@ def choose_batch(n_paths: int, n_workers: int) -> int:
 
 def pack(acc: Accumulators) -> dict[str, Any]:
     """Accumulators as a dict whose integer arrays use the smallest dtype holding them."""
+    acc.flush()
     out: dict[str, Any] = {}
     for f in fields(acc):
         if not f.init:  # scratch (the kernels' pending counts), not part of the result
@@ -149,7 +150,9 @@ def run_task(
     acc = run.new_accumulators()
     for p0, m in chunks(n, chunk, path0):
         kv, kt = np.zeros((m, 4, r1, t)), np.zeros((m, r1), np.int64)
-        acc.record(run.model, run.spec, run.group_seed_keys, p0, m, False, BLOCK_PATHS, kv, kt)
+        acc.record(
+            run.model, run.spec, run.group_seed_keys, p0, m, False, BLOCK_PATHS, kv, kt, flush=False
+        )
         for v in range(len(PATH_VARS)):
             arrays[v][p0 : p0 + m] = kv[:, v]
         arrays[-1][p0 : p0 + m] = kt

@@ -88,14 +88,23 @@ def run_local(
             with lock:
                 item = next(queue, None)
             if item is None:
-                return acc
+                return acc.flush()
             path0, n = item
             kv = kt = None
             if keep is not None:
                 off = path0 - first_path
                 kv, kt = keep[0][off : off + n], keep[1][off : off + n]
             acc.record(
-                run.model, run.spec, run.group_seed_keys, path0, n, False, BLOCK_PATHS, kv, kt
+                run.model,
+                run.spec,
+                run.group_seed_keys,
+                path0,
+                n,
+                False,
+                BLOCK_PATHS,
+                kv,
+                kt,
+                flush=False,
             )
             if on_progress is not None:
                 on_progress(n)

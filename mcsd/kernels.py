@@ -7,10 +7,11 @@ so merging them is exact and order-free: a run's result does not depend on threa
 Layout: every per-block array has the path in the block as its last, contiguous axis, so
 each step of the model is one loop over the block's paths that LLVM vectorizes (every lane
 does the same IEEE operations in the same order as a one-path loop would, so a path's
-numbers do not depend on its place in a block). Month by month, the block's values
-(variables ``VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET`` x region + national) go to
-a small buffer that stays in L1 and are folded into the accumulators at once: no path's
-full trajectory is ever written out unless ``keep`` asks for it.
+numbers do not depend on its place in a block). Month by month, the block's stocks per
+region (and their national sums) sit in a small buffer that stays in L1 and are folded into
+the accumulators at once, occupancy computed on the fly: no path's full trajectory is ever
+written out unless ``keep`` asks for it (``VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY,
+VAR_UNMET`` order its variables).
 
 Histogram counts go first to ``uint16`` pending histograms (a quarter of the cache lines of
 int64 counts), which are added to the int64 histograms over the bins actually touched,
@@ -92,7 +93,7 @@ def _serve_month(
     """Advance the block's regional stocks to month t (0-based) and serve demand.
 
     The month's requested increment is year_req (G, R, K, block) phased by ``profiles``
-    (G, 12); add (R, T, block): capacity arriving. work: (7, R, block); rows 0-3 hold
+    (G, 12); add (R, T, block): capacity arriving. work: (7, >= R, block); rows 0-3 hold
     supply, requested, served and unmet demand (MW) after the month.
 
     Serving: served = min(requested, max_occupancy x supply); a share spillover[r, r'] of
@@ -170,36 +171,16 @@ def _serve_month(
 
 
 @jit
-def _month_values(work, nb, nat, mv):
-    """mv (4, R+1, block): the month's occupancy, served demand, supply and unmet demand
-    per region and nationally (last). nat: (4, block) scratch for the national sums."""
-    R = work.shape[1]
-    for i in range(nb):
-        nat[0, i] = 0.0  # supply
-        nat[1, i] = 0.0  # served
-        nat[2, i] = 0.0  # unmet
-        nat[3, i] = 0.0  # requested
-    for r in range(R):
+def _national(work, nb):
+    """work[0:4, R, :nb] = the national supply, requested, served and unmet demand: the
+    regions' rows 0..R-1 summed in region order. work: (7, R + 1, block)."""
+    R = work.shape[1] - 1
+    for v in range(4):
         for i in range(nb):
-            s = work[0, r, i]
-            q = work[1, r, i]
-            d = work[2, r, i]
-            u = work[3, r, i]
-            nat[0, i] += s
-            nat[1, i] += d
-            nat[2, i] += u
-            nat[3, i] += q
-            mv[VAR_OCCUPANCY, r, i] = _occupancy(d, s, q)
-            mv[VAR_DEMAND, r, i] = d
-            mv[VAR_SUPPLY, r, i] = s
-            mv[VAR_UNMET, r, i] = u
-    for i in range(nb):
-        s = nat[0, i]
-        d = nat[1, i]
-        mv[VAR_OCCUPANCY, R, i] = _occupancy(d, s, nat[3, i])
-        mv[VAR_DEMAND, R, i] = d
-        mv[VAR_SUPPLY, R, i] = s
-        mv[VAR_UNMET, R, i] = nat[2, i]
+            work[v, R, i] = 0.0
+        for r in range(R):
+            for i in range(nb):
+                work[v, R, i] += work[v, r, i]
 
 
 @jit_inline
@@ -302,7 +283,7 @@ def _merge_min_max(vmin, vmax, v, r, t, key_lo, key_hi):
 
 @jit
 def _fold_occupancy(
-    mv,
+    work,
     t,
     nb,
     threshold,
@@ -316,10 +297,12 @@ def _fold_occupancy(
     run,
     tm,
     kbuf,
+    xbuf,
 ):
-    """Fold month t's occupancy (mv[0], (R1, block)) into the shortage counts, fixed-point
-    sums, pending histogram (occ_pend: (R1 x T, bins)), min/max and the turning-point
-    state run, tm (R1, block), in one pass over the block per region."""
+    """Fold month t's occupancy (served / supply from work: (7, R1, block)) into the
+    shortage counts, fixed-point sums, pending histogram (occ_pend: (R1 x T, bins)),
+    min/max and the turning-point state run, tm (R1, block), in one pass over the block
+    per region. xbuf (block,): scratch for the occupancies."""
     top = occ_pend.shape[1] - 1
     f_top = float(top)
     T = occ_touch.shape[1]
@@ -331,7 +314,8 @@ def _fold_occupancy(
         key_hi = -_SIGN_OFF - 1
         n_near = 0
         for i in range(nb):
-            x = mv[VAR_OCCUPANCY, r, i]
+            x = _occupancy(work[2, r, i], work[0, r, i], work[1, r, i])
+            xbuf[i] = x
             fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
             short = np.int64(x >= threshold)
             n_short += short
@@ -356,7 +340,7 @@ def _fold_occupancy(
         occ_fixed[r, t] += fsum
         if n_near > 0:
             for i in range(nb):
-                kbuf[i] = _occupancy_bin(mv[VAR_OCCUPANCY, r, i], top)
+                kbuf[i] = _occupancy_bin(xbuf[i], top)
         if _KEY_NEG_INF <= key_lo and key_hi <= _KEY_POS_INF:
             # the bin is non-decreasing in x: the extremes' bins are the block's
             k_lo = _occupancy_bin(_from_order_key(key_lo), top)
@@ -374,21 +358,24 @@ def _fold_occupancy(
 
 
 @jit
-def _fold_mw(mv, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
-    """Fold month t's MW values (mv[1:4], (3, R1, block)) into the pending histograms
-    (mw_pend: (3 x R1 x T, bins)) and the min/max."""
+def _fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
+    """Fold month t's served demand, supply and unmet demand (rows 2, 0 and 3 of work:
+    (7, R1, block)) into the pending histograms (mw_pend: (3 x R1 x T, bins)) and the
+    min/max."""
     n_mw = mw_pend.shape[1] - 2
     R1 = mw_touch.shape[1]
     T = mw_touch.shape[2]
     for v in range(3):
         for r in range(R1):
+            w = 2 if v == 0 else (0 if v == 1 else 3)  # served, supply, unmet rows of work
             base = lo[v, r, t]
             iw = inv_width[v, r, t]
             key_lo = _SIGN_OFF
             key_hi = -_SIGN_OFF - 1
             for i in range(nb):
-                kbuf[i] = _mw_bin(mv[v + 1, r, i], base, iw, n_mw)
-                key = _order_key(mv[v + 1, r, i])
+                x = work[w, r, i]
+                kbuf[i] = _mw_bin(x, base, iw, n_mw)
+                key = _order_key(x)
                 key_lo = min(key_lo, key)
                 key_hi = max(key_hi, key)
             _merge_min_max(vmin, vmax, v + 1, r, t, key_lo, key_hi)
@@ -421,8 +408,9 @@ def _flush(pend, touch, hist):
 
 
 @jit
-def _flush_all(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist):
-    """Flush both pending histograms into the int64 ones."""
+def flush_pending(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist):
+    """Add both pending histograms to the int64 ones and zero them (touch: (..., 2), each
+    cell's touched bin range, reset to empty)."""
     n_occ = occ_pend.shape[0] * occ_pend.shape[1]
     n_mw = mw_pend.shape[0] * mw_pend.shape[1] * mw_pend.shape[2]
     _flush(
@@ -450,6 +438,10 @@ def simulate_paths(
     vmax,
     occ_pend,
     mw_pend,
+    occ_touch,
+    mw_touch,
+    pending_paths,
+    flush,
     keep,
     kept_vals,
     kept_turn,
@@ -457,8 +449,11 @@ def simulate_paths(
     """Simulate paths ``path0 .. path0 + n - 1`` and add them to the accumulators.
 
     group_seed_keys: (G,) uint64, one seed key per input group (all equal in a plain run).
-    occ_pend, mw_pend: uint16 scratch shaped like occ_hist and mw_hist, all zero on entry
-    and on return. When ``keep``, per-path values go to kept_vals[(path - path0), var,
+    occ_pend, mw_pend: uint16 counts not yet in occ_hist and mw_hist (same shapes), for
+    pending_paths[0] paths; occ_touch (R1, T, 2) and mw_touch (3, R1, T, 2) their touched
+    bin ranges. Pending counts are flushed before they could overflow and, when ``flush``,
+    on return (a run flushes once at its end: a flush costs about as much as 200 paths).
+    When ``keep``, per-path values go to kept_vals[(path - path0), var,
     region, month] and turning months to kept_turn[(path - path0), region].
     """
     R = m.n_regions
@@ -471,25 +466,18 @@ def simulate_paths(
     delivery = np.empty((J, block), dtype=np.int64)
     year_req = np.empty((m.profiles.shape[0], R, K, block))
     add = np.empty((R, T, block))
-    work = np.empty((7, R, block))
-    nat = np.empty((4, block))
-    mv = np.empty((N_VARS, R1, block))
+    work = np.empty((7, R1, block))
+    xbuf = np.empty(block)
     occ_pend2 = occ_pend.reshape((R1 * T, -1))
     mw_pend2 = mw_pend.reshape((3 * R1 * T, -1))
     run = np.empty((R1, block), dtype=np.int64)
     tm = np.empty((R1, block), dtype=np.int64)
     kbuf = np.empty(block, dtype=np.uint32)  # bins: unsigned indices need no wraparound
-    occ_touch = np.empty((R1, T, 2), dtype=np.int64)
-    mw_touch = np.empty((3, R1, T, 2), dtype=np.int64)
-    occ_touch[..., 0] = occ_pend.shape[2]
-    occ_touch[..., 1] = -1
-    mw_touch[..., 0] = mw_pend.shape[3]
-    mw_touch[..., 1] = -1
-    pending = 0
+    pending = pending_paths[0]
     for b0 in range(0, n, block):
         nb = min(block, n - b0)
         if pending + nb > PENDING_MAX_PATHS:
-            _flush_all(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist)
+            flush_pending(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist)
             pending = 0
         if point:
             nominal_block(m, nb, scale, delivery)
@@ -526,9 +514,9 @@ def simulate_paths(
                 nb,
                 work,
             )
-            _month_values(work, nb, nat, mv)
+            _national(work, nb)
             _fold_occupancy(
-                mv,
+                work,
                 t,
                 nb,
                 m.threshold,
@@ -542,13 +530,18 @@ def simulate_paths(
                 run,
                 tm,
                 kbuf,
+                xbuf,
             )
-            _fold_mw(mv, t, nb, lo, inv_width, mw_pend2, mw_touch, vmin, vmax, kbuf)
+            _fold_mw(work, t, nb, lo, inv_width, mw_pend2, mw_touch, vmin, vmax, kbuf)
             if keep:
-                for v in range(N_VARS):
-                    for r in range(R1):
-                        for i in range(nb):
-                            kept_vals[b0 + i, v, r, t] = mv[v, r, i]
+                for r in range(R1):
+                    for i in range(nb):
+                        s = work[0, r, i]
+                        d = work[2, r, i]
+                        kept_vals[b0 + i, VAR_OCCUPANCY, r, t] = _occupancy(d, s, work[1, r, i])
+                        kept_vals[b0 + i, VAR_DEMAND, r, t] = d
+                        kept_vals[b0 + i, VAR_SUPPLY, r, t] = s
+                        kept_vals[b0 + i, VAR_UNMET, r, t] = work[3, r, i]
         for r in range(R1):
             for i in range(nb):
                 tm_i = tm[r, i]
@@ -556,4 +549,7 @@ def simulate_paths(
                 if keep:
                     kept_turn[b0 + i, r] = tm_i
         pending += nb
-    _flush_all(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist)
+    if flush:
+        flush_pending(occ_pend, occ_touch, occ_hist, mw_pend, mw_touch, mw_hist)
+        pending = 0
+    pending_paths[0] = pending

@@ -7,6 +7,7 @@ provider or project id draw the same random numbers for it (common random number
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 from typing import NamedTuple
@@ -85,6 +86,7 @@ class ModelArrays(NamedTuple):
     h_late: np.ndarray  # (J, MAX_FAST_GAMMA_SHAPE)
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a run hashes each draw's name again; ~4 us each
 def slot_hash(*parts: object) -> np.uint64:
     """Stable 64-bit hash of a draw's name, e.g. ``("buyer", "bytedance", 2026)``."""
     text = "\x1f".join(str(p) for p in parts).encode()

@@ -41,6 +41,7 @@ from mcsd.priors_model import (
     Project,
     Provider,
     Region,
+    month_number,
 )
 
 __all__ = ["PriorsError", "load_priors", "builtin_priors_dir", "SUPPORTED_DISTRIBUTIONS"]
@@ -315,11 +316,6 @@ def _ident(ctx: _Ctx, path: str, value: Any) -> str:
 
 
 _MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-
-
-def _month_number(text: str) -> int:
-    year, month = text.split("-")
-    return int(year) * 12 + int(month) - 1
 
 
 def _month(ctx: _Ctx, path: str, value: Any) -> str:
@@ -598,8 +594,8 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
 
     settings = _table(ctx, "settings", top["settings"], _SETTINGS)
     ctx.base_month = settings["base_month"]
-    ctx.base = _month_number(settings["base_month"])
-    ctx.horizon = _month_number(settings["horizon_month"])
+    ctx.base = month_number(settings["base_month"])
+    ctx.horizon = month_number(settings["horizon_month"])
     if ctx.horizon <= ctx.base:
         ctx.fail(
             "settings.horizon_month",
@@ -639,7 +635,7 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
         projects = []
         for ppath, raw in _array_of_tables(ctx, _key_path(path, "projects"), t["projects"]):
             p = _with_id(ctx, "project", ppath, raw, _PROJECT)
-            if _month_number(p["scheduled_month"]) <= ctx.base:
+            if month_number(p["scheduled_month"]) <= ctx.base:
                 ctx.fail(
                     _key_path(ppath, "scheduled_month"),
                     f"must be after settings.base_month ({ctx.base_month}): capacity in "

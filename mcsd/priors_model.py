@@ -18,6 +18,12 @@ def _frozen_mapping(m: Mapping) -> Mapping:
     return MappingProxyType(dict(m))
 
 
+def month_number(text: str) -> int:
+    """Months since year 0 of a ``"YYYY-MM"`` string (validated by the priors loader)."""
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
 @dataclass(frozen=True)
 class Distribution:
     """A scipy.stats distribution named and parameterised exactly as scipy names it.
@@ -131,9 +137,7 @@ class Priors:
     @property
     def n_months(self) -> int:
         """Months from the base (exclusive) to the horizon (inclusive)."""
-        b = pd.Period(self.base_month, "M")
-        h = pd.Period(self.horizon_month, "M")
-        return (h - b).n
+        return month_number(self.horizon_month) - month_number(self.base_month)
 
     @property
     def month_ends(self) -> pd.DatetimeIndex:
@@ -144,7 +148,7 @@ class Priors:
 
     def month_index(self, month: str) -> int:
         """Month number of ``"YYYY-MM"`` relative to the base (base month = 0)."""
-        return (pd.Period(month, "M") - pd.Period(self.base_month, "M")).n
+        return month_number(month) - month_number(self.base_month)
 
     def spillover_matrix(self) -> np.ndarray:
         """(region, region) float64 array; zeros when the priors have none."""
