@@ -22,7 +22,7 @@ from mcsd.priors_model import Priors
 DEFAULT_SEED = 20250101
 DEFAULT_PATHS = 50_000
 CHUNK_PATHS = 4096  # paths per task: small enough for a smooth progress bar
-BLOCK_PATHS = 128  # paths per fold pass: the block buffer (1 MB) and hot histogram rows share L2
+BLOCK_PATHS = 256  # paths per fold pass: ~5% faster than 128 (fewer loop set-ups), same as 512
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 from mcsd.priors_model import Priors
@@ -50,6 +51,13 @@ def region_names(priors: Priors) -> list[str]:
     return [*priors.region_ids, NATIONAL]
 
 
+def _variable(dims: tuple[str, ...], data: np.ndarray) -> xr.Variable:
+    """A Variable of a plain numpy array, as is: xarray's general conversion (and its
+    index building from arrays) checks for dask arrays, which imports dask (~0.4 s) on a
+    machine that has it; mcsd's results never need it."""
+    return xr.Variable(dims, np.asarray(data), fastpath=True)
+
+
 def build_dataset(
     priors: Priors,
     arrays: dict[str, np.ndarray],
@@ -60,19 +68,19 @@ def build_dataset(
     kept: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> xr.Dataset:
     """Assemble the result Dataset from finalized accumulator arrays (national last)."""
+    # pandas indexes, as xarray would make them (it takes them as they are)
     coords = {
-        "region": np.array(region_names(priors), dtype=object),
-        "time": priors.month_ends.values,
-        "quantile": np.asarray(quantiles, dtype=np.float64),
-        "level": np.asarray(levels, dtype=np.float64),
+        "region": pd.Index(region_names(priors), dtype=object, name="region"),
+        "time": pd.DatetimeIndex(priors.month_ends, name="time"),
+        "quantile": pd.Index(np.asarray(quantiles, dtype=np.float64), name="quantile"),
+        "level": pd.Index(np.asarray(levels, dtype=np.float64), name="level"),
     }
     rt = ("region", "time")
-    data_vars: dict[str, tuple] = {}
+    data_vars: dict[str, xr.Variable] = {}
     for name in QUANTILE_VARS:
-        data_vars[name] = (("region", "time", "quantile"), arrays[name])
-    data_vars["occupancy_exceedance"] = (
-        ("region", "time", "level"),
-        arrays["occupancy_exceedance"],
+        data_vars[name] = _variable(("region", "time", "quantile"), arrays[name])
+    data_vars["occupancy_exceedance"] = _variable(
+        ("region", "time", "level"), arrays["occupancy_exceedance"]
     )
     for name in (
         "occupancy_mean",
@@ -82,9 +90,9 @@ def build_dataset(
         "p_shortage_hi",
         "turning_point_cdf",
     ):
-        data_vars[name] = (rt, arrays[name])
-    data_vars["p_no_turning_point"] = (("region",), arrays["p_no_turning_point"])
-    data_vars["in_shortage_at_base"] = (("region",), np.asarray(in_shortage_at_base, bool))
+        data_vars[name] = _variable(rt, arrays[name])
+    data_vars["p_no_turning_point"] = _variable(("region",), arrays["p_no_turning_point"])
+    data_vars["in_shortage_at_base"] = _variable(("region",), np.asarray(in_shortage_at_base, bool))
     ds = xr.Dataset(data_vars, coords=coords)
     if kept is not None:
         vals, turn = kept
