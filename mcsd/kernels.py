@@ -28,6 +28,8 @@ from mcsd.kernels_sampling import nominal_block, sample_block
 
 VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET = 0, 1, 2, 3
 N_VARS = 4
+# rows of the per-block stock buffer ``work`` (7, R + 1, block); row R is the national sum
+ROW_SUPPLY, ROW_REQUESTED, ROW_SERVED, ROW_UNMET = 0, 1, 2, 3
 OCC_BINS_PER_UNIT = 1000  # occupancy histogram: bins [k/1000, (k+1)/1000), k = 0..1000
 N_OCC_BINS = OCC_BINS_PER_UNIT + 1
 # occupancy sums are exact int64 in units of 2**-24: room for 2**63 / 2**24 ~ 5.5e11 paths
@@ -314,7 +316,9 @@ def _fold_occupancy(
         key_hi = -_SIGN_OFF - 1
         n_near = 0
         for i in range(nb):
-            x = _occupancy(work[2, r, i], work[0, r, i], work[1, r, i])
+            x = _occupancy(
+                work[ROW_SERVED, r, i], work[ROW_SUPPLY, r, i], work[ROW_REQUESTED, r, i]
+            )
             xbuf[i] = x
             fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
             short = np.int64(x >= threshold)
@@ -340,7 +344,19 @@ def _fold_occupancy(
         occ_fixed[r, t] += fsum
         if n_near > 0:
             for i in range(nb):
-                kbuf[i] = _occupancy_bin(xbuf[i], top)
+                x = xbuf[i]
+                y = x * OCC_BINS_PER_UNIT
+                y = y if y >= 0.0 else 0.0
+                y = y if y <= f_top else f_top
+                k = int(y)
+                frac = y - k
+                near = (frac < _NEAR_EDGE) | (frac > 1.0 - _NEAR_EDGE)
+                # near an edge, 1000 x is within 1e-9 of the integer kr: the bin is kr if x
+                # reaches that edge (rounded as kr / 1000.0), else kr - 1 (NaN: -1, then 0)
+                kr = k + np.int64(frac > 0.5)
+                kn = kr if x >= kr / OCC_BINS_PER_UNIT else kr - 1
+                kn = kn if kn >= 0 else 0
+                kbuf[i] = kn if near else k
         if _KEY_NEG_INF <= key_lo and key_hi <= _KEY_POS_INF:
             # the bin is non-decreasing in x: the extremes' bins are the block's
             k_lo = _occupancy_bin(_from_order_key(key_lo), top)
@@ -367,7 +383,7 @@ def _fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
     T = mw_touch.shape[2]
     for v in range(3):
         for r in range(R1):
-            w = 2 if v == 0 else (0 if v == 1 else 3)  # served, supply, unmet rows of work
+            w = ROW_SERVED if v == 0 else (ROW_SUPPLY if v == 1 else ROW_UNMET)
             base = lo[v, r, t]
             iw = inv_width[v, r, t]
             key_lo = _SIGN_OFF
@@ -536,12 +552,13 @@ def simulate_paths(
             if keep:
                 for r in range(R1):
                     for i in range(nb):
-                        s = work[0, r, i]
-                        d = work[2, r, i]
-                        kept_vals[b0 + i, VAR_OCCUPANCY, r, t] = _occupancy(d, s, work[1, r, i])
+                        s = work[ROW_SUPPLY, r, i]
+                        d = work[ROW_SERVED, r, i]
+                        q = work[ROW_REQUESTED, r, i]
+                        kept_vals[b0 + i, VAR_OCCUPANCY, r, t] = _occupancy(d, s, q)
                         kept_vals[b0 + i, VAR_DEMAND, r, t] = d
                         kept_vals[b0 + i, VAR_SUPPLY, r, t] = s
-                        kept_vals[b0 + i, VAR_UNMET, r, t] = work[3, r, i]
+                        kept_vals[b0 + i, VAR_UNMET, r, t] = work[ROW_UNMET, r, i]
         for r in range(R1):
             for i in range(nb):
                 tm_i = tm[r, i]

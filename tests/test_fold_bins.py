@@ -23,17 +23,19 @@ def _occupancy_values(rng: np.random.Generator) -> np.ndarray:
 
 def _fold_occupancy(x: np.ndarray):
     nb = x.size
-    mv = np.zeros((kernels.N_VARS, 1, nb))
-    mv[kernels.VAR_OCCUPANCY, 0] = x
+    work = np.zeros((7, 1, nb))
+    work[kernels.ROW_SUPPLY, 0] = 1.0  # occupancy = served / supply = x exactly
+    work[kernels.ROW_SERVED, 0] = x
+    work[kernels.ROW_REQUESTED, 0] = x
     pend = np.zeros((1, kernels.N_OCC_BINS), np.uint16)
     touch = np.empty((1, 1, 2), np.int64)
     touch[..., 0], touch[..., 1] = kernels.N_OCC_BINS, -1
     vmin, vmax = np.full((4, 1, 1), np.inf), np.full((4, 1, 1), -np.inf)
     shortage, fixed = np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)
     run, tm = np.zeros((1, nb), np.int64), np.zeros((1, nb), np.int64)
-    kbuf = np.empty(nb, np.uint32)
+    kbuf, xbuf = np.empty(nb, np.uint32), np.empty(nb)
     kernels._fold_occupancy(
-        mv, 0, nb, 0.8, 1, shortage, fixed, pend, touch, vmin, vmax, run, tm, kbuf
+        work, 0, nb, 0.8, 1, shortage, fixed, pend, touch, vmin, vmax, run, tm, kbuf, xbuf
     )
     return pend[0], touch[0, 0], vmin[0, 0, 0], vmax[0, 0, 0], shortage[0, 0]
 
@@ -73,9 +75,10 @@ def test_mw_bins_and_extremes():
     x = rng.permutation(x)[:250]
     nb = x.size
     R1, T = 1, 1
-    mv = np.zeros((kernels.N_VARS, R1, nb))
-    for v in (1, 2, 3):
-        mv[v, 0] = x * v
+    work = np.zeros((7, R1, nb))
+    rows = {1: kernels.ROW_SERVED, 2: kernels.ROW_SUPPLY, 3: kernels.ROW_UNMET}
+    for v in (1, 2, 3):  # demand, supply, unmet demand
+        work[rows[v], 0] = x * v
     lo = np.array([base * v for v in (1, 2, 3)]).reshape(3, 1, 1)
     inv_width = np.array([1.0 / (width * v) for v in (1, 2, 3)]).reshape(3, 1, 1)
     pend = np.zeros((3 * R1 * T, n_bins + 2), np.uint16)
@@ -83,7 +86,7 @@ def test_mw_bins_and_extremes():
     touch[..., 0], touch[..., 1] = n_bins + 2, -1
     vmin, vmax = np.full((4, R1, T), np.inf), np.full((4, R1, T), -np.inf)
     kbuf = np.empty(nb, np.uint32)
-    kernels._fold_mw(mv, 0, nb, lo, inv_width, pend, touch, vmin, vmax, kbuf)
+    kernels._fold_mw(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, kbuf)
     for v in (1, 2, 3):
         xv = x * v
         y = (xv - lo[v - 1, 0, 0]) * inv_width[v - 1, 0, 0]
