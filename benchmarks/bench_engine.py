@@ -30,6 +30,7 @@ DEFAULT_OUT = HERE / "results" / "latest.json"
 SEED = 20250101
 WARMUP_PATHS = 1_000  # the small call that compiles (or loads) the kernels, untimed
 COMPILE_PATHS = 1_000  # paths of the "first small simulate" timed in the compile workers
+CACHED_START_REPEATS = 3  # fresh processes on the populated cache; the best is reported
 REF_MAX_SECONDS = 300.0  # skip a reference size whose estimated time is above this
 ENV_KEYS = (
     "OPENBLAS_CORETYPE",
@@ -261,14 +262,17 @@ def compile_times() -> dict:
     spec = {"kind": "compile", "paths": COMPILE_PATHS}
     try:
         cold = _spawn(spec, env=env)
-        cached = _spawn(spec, env=env)
+        cached_runs = [_spawn(spec, env=env) for _ in range(CACHED_START_REPEATS)]
     finally:
         shutil.rmtree(cache, ignore_errors=True)
+    timed = [c for c in cached_runs if "total_s" in c]
+    cached = min(timed, key=lambda c: c["total_s"]) if timed else cached_runs[0]
     return {
         "paths": COMPILE_PATHS,
         "what": "import mcsd + load_priors + first simulate(threads=1), in-process perf_counter",
         "cold": cold,
-        "cached": cached,
+        "cached": cached,  # the best of the cached starts, like every other timing here
+        "cached_total_s": [c.get("total_s") for c in cached_runs],
     }
 
 
@@ -409,9 +413,15 @@ def format_report(result: dict) -> str:
     for key in ("cold", "cached"):
         x = c[key]
         if "total_s" in x:
+            runs = c.get(f"{key}_total_s")
+            of = (
+                f", best of {len(runs)}: " + ", ".join(f"{t:.2f}" for t in runs if t is not None)
+                if runs
+                else ""
+            )
             lines.append(
                 f"{key:>6} start: {x['total_s']:.2f} s (import {x['import_s']:.2f} s, "
-                f"first simulate({c['paths']}) {x['first_simulate_s']:.2f} s)"
+                f"first simulate({c['paths']}) {x['first_simulate_s']:.2f} s{of})"
             )
         else:
             lines.append(f"{key:>6} start: ERROR {x.get('error', '?')[:200]}")
