@@ -65,6 +65,15 @@ def chunks(n_paths: int, chunk: int = CHUNK_PATHS, first: int = 0) -> list[tuple
     return [(p, min(chunk, first + n_paths - p)) for p in range(first, first + n_paths, chunk)]
 
 
+def task_paths(n_paths: int, threads: int) -> int:
+    """Paths per task: ``CHUNK_PATHS``, or fewer (whole blocks) when that would leave a
+    thread idle at the end of a small run: every thread gets at least 4 tasks."""
+    if threads <= 1:
+        return CHUNK_PATHS
+    blocks = max(1, n_paths // (4 * threads * BLOCK_PATHS))
+    return min(CHUNK_PATHS, blocks * BLOCK_PATHS)
+
+
 def run_local(
     run: CompiledRun,
     n_paths: int,
@@ -72,13 +81,13 @@ def run_local(
     first_path: int = 0,
     keep: tuple[np.ndarray, np.ndarray] | None = None,
     on_progress: Callable[[int], None] | None = None,
-    chunk: int = CHUNK_PATHS,
+    chunk: int | None = None,
 ) -> Accumulators:
     """Run ``n_paths`` paths on ``threads`` threads; per-thread accumulators, then merged.
 
     ``keep``: arrays (n_paths, 4, R+1, T) and (n_paths, R+1) that receive per-path values.
     """
-    work = chunks(n_paths, chunk, first_path)
+    work = chunks(n_paths, task_paths(n_paths, threads) if chunk is None else chunk, first_path)
     lock = threading.Lock()
     queue = iter(work)
 

@@ -63,6 +63,34 @@ def test_chunks_cover_every_path_once():
         assert np.array_equal(paths, np.arange(first, first + n))
 
 
+def test_task_sizes_keep_every_thread_busy():
+    from mcsd.engine import BLOCK_PATHS, CHUNK_PATHS, task_paths
+
+    assert task_paths(10**6, 1) == CHUNK_PATHS
+    for threads in (2, 3, 7):
+        previous = 0
+        for n in (1, 100, 1000, 10_000, 30_000, 10**5, 10**7):
+            size = task_paths(n, threads)
+            assert size % BLOCK_PATHS == 0 and BLOCK_PATHS <= size <= CHUNK_PATHS
+            assert size >= previous  # larger runs never get smaller tasks
+            previous = size
+            if size > BLOCK_PATHS:  # not already at the floor: >= 4 tasks per thread
+                assert len(mcsd.engine.chunks(n, size)) >= 4 * threads
+
+
+def test_small_run_on_threads_uses_small_tasks(study_priors, monkeypatch):
+    sizes = []
+    real = mcsd.engine.chunks
+
+    def spy(n_paths, chunk=mcsd.engine.CHUNK_PATHS, first=0):
+        sizes.append(chunk)
+        return real(n_paths, chunk, first)
+
+    monkeypatch.setattr(mcsd.engine, "chunks", spy)
+    mcsd.simulate(study_priors, n_paths=10_000, seed=SEED, threads=2, progress=False)
+    assert sizes == [mcsd.engine.task_paths(10_000, 2)] and sizes[0] < mcsd.engine.CHUNK_PATHS
+
+
 def test_same_seed_twice_identical(study_priors, baseline):
     ds = mcsd.simulate(study_priors, n_paths=N, seed=SEED, threads=1)
     xr.testing.assert_identical(drop_created(ds), baseline)
