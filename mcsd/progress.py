@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from tqdm import tqdm  # plain tqdm: tqdm.auto warns in Jupyter without ipywidgets
-
 
 @contextmanager
 def progress_bar(total_paths: int, enabled: bool | None = None) -> Iterator[Callable[[int], None]]:
@@ -17,6 +15,10 @@ def progress_bar(total_paths: int, enabled: bool | None = None) -> Iterator[Call
     if enabled is False:
         yield lambda n: None
         return
+    # imported here: a run without a bar (the API's progress=False) never loads tqdm;
+    # plain tqdm, as tqdm.auto warns in Jupyter without ipywidgets
+    from tqdm import tqdm
+
     bar = tqdm(
         total=total_paths,
         unit="path",
