@@ -293,12 +293,15 @@ def plan(quick: bool) -> dict:
             "reference_sizes": [10**3, 10**4],
             "threads": [1, 2],
             "repeats": lambda n: 1,
+            "engine_repeats": lambda n: 1,
         }
     return {
         "engine_sizes": [10**4, 10**5, 10**6, 10**7],
         "reference_sizes": [10**4, 10**5, 10**6],
         "threads": [1, 2],
         "repeats": lambda n: 3 if n <= 10**5 else 1,
+        # the engine's 10^6 runs take seconds, not a minute: best of 3 there too
+        "engine_repeats": lambda n: 3 if n <= 10**6 else 1,
     }
 
 
@@ -355,6 +358,7 @@ def run_benchmarks(
             rows.append(row)
             checkpoint({"compile": comp, "rows": rows, "notes": notes})
         if n in p["engine_sizes"]:
+            reps = p["engine_repeats"](n)
             for th in p["threads"]:
                 _log(f"engine    {n:>9,} paths, {th} thread(s) ...")
                 res = _spawn(

@@ -225,6 +225,17 @@ class Accumulators:
 
     __add__ = merge
 
+    def merge_in_place(self, other: Accumulators) -> Accumulators:
+        """``merge`` in place: adds into this accumulator's arrays, allocating nothing."""
+        self.flush()
+        other.flush()
+        self.n_paths += other.n_paths
+        for name in ("shortage", "turning", "occupancy_fixed", "occupancy_hist", "mw_hist"):
+            np.add(getattr(self, name), getattr(other, name), out=getattr(self, name))
+        np.minimum(self.vmin, other.vmin, out=self.vmin)
+        np.maximum(self.vmax, other.vmax, out=self.vmax)
+        return self
+
     def finalize(
         self, spec: HistogramSpec, quantiles: np.ndarray, levels: np.ndarray
     ) -> dict[str, np.ndarray]:

@@ -88,6 +88,15 @@ def test_merge_finalize_and_pack_flush_first(run) -> None:
     np.testing.assert_array_equal(packed["occupancy_hist"][1], eager.occupancy_hist)
 
 
+def test_in_place_merge_equals_merge(run) -> None:
+    a, b = _record(run, [1500], flush=False), _record(run, [700, 64], flush=False)
+    want = _record(run, [1500], flush=True).merge(_record(run, [700, 64], flush=True))
+    arrays = {name: id(v) for name, v in _fields(a).items() if isinstance(v, np.ndarray)}
+    assert a.merge_in_place(b) is a
+    _assert_same(a, want)
+    assert {name: id(v) for name, v in _fields(a).items() if name in arrays} == arrays
+
+
 def _naive_quantiles(counts, bin_lo, bin_w, vmin, vmax, q):
     """Per cell: the first bin whose cumulative count reaches q n, linear within it."""
     out = np.empty(counts.shape[:-1] + (q.size,))
