@@ -91,7 +91,7 @@ def run_paired_chunks(
             with lock:
                 item = next(queue, None)
             if item is None:
-                return accs
+                return [acc.flush() for acc in accs]
             i, (path0, n) = item
             vals, turns = [], []
             for r, acc, (bv, bt) in zip(runs, accs, bufs, strict=True):
