@@ -30,7 +30,7 @@ import xarray as xr
 
 from mcsd import __version__
 from mcsd.accumulators import Accumulators
-from mcsd.engine import BLOCK_PATHS, CHUNK_PATHS, DEFAULT_SEED, CompiledRun, default_threads
+from mcsd.engine import CHUNK_PATHS, DEFAULT_SEED, CompiledRun, default_threads
 from mcsd.priors import load_priors
 from mcsd.priors_model import Priors
 from mcsd.results import region_names
@@ -96,18 +96,7 @@ def run_paired_chunks(
             vals, turns = [], []
             for r, acc, (bv, bt) in zip(runs, accs, bufs, strict=True):
                 kv, kt = bv[:n], bt[:n]
-                acc.record(
-                    r.model,
-                    r.spec,
-                    r.group_seed_keys,
-                    path0,
-                    n,
-                    False,
-                    BLOCK_PATHS,
-                    kv,
-                    kt,
-                    flush=False,
-                )
+                r.record(acc, path0, n, (kv, kt), flush=False)
                 vals.append(kv)
                 turns.append(kt)
             results[i] = on_chunk(path0, n, vals, turns)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from mcsd.accumulators import Accumulators
-from mcsd.engine import BLOCK_PATHS, CHUNK_PATHS, CompiledRun, chunks
+from mcsd.engine import CHUNK_PATHS, CompiledRun, chunks
 from mcsd.results import PATH_VARS
 
 CONNECT_TIMEOUT_S = 10.0
@@ -150,9 +150,7 @@ def run_task(
     acc = run.new_accumulators()
     for p0, m in chunks(n, chunk, path0):
         kv, kt = np.zeros((m, 4, r1, t)), np.zeros((m, r1), np.int64)
-        acc.record(
-            run.model, run.spec, run.group_seed_keys, p0, m, False, BLOCK_PATHS, kv, kt, flush=False
-        )
+        run.record(acc, p0, m, (kv, kt), flush=False)
         for v in range(len(PATH_VARS)):
             arrays[v][p0 : p0 + m] = kv[:, v]
         arrays[-1][p0 : p0 + m] = kt

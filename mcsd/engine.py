@@ -45,10 +45,36 @@ class CompiledRun:
     def new_accumulators(self) -> Accumulators:
         return Accumulators.empty(self.model.n_regions, self.model.n_months)
 
+    def record(
+        self,
+        acc: Accumulators,
+        path0: int,
+        n: int,
+        kept: tuple[np.ndarray, np.ndarray] | None = None,
+        flush: bool = True,
+        point: bool = False,
+    ) -> None:
+        """Add paths path0 .. path0+n-1 to ``acc`` (``kept``: per-path value and turning-month
+        arrays of n rows; ``flush=False`` leaves histogram counts pending, see
+        ``Accumulators.record``)."""
+        kv, kt = (None, None) if kept is None else kept
+        acc.record(
+            self.model,
+            self.spec,
+            self.group_seed_keys,
+            path0,
+            n,
+            point,
+            BLOCK_PATHS,
+            kv,
+            kt,
+            flush=flush,
+        )
+
     def run_chunk(self, path0: int, n: int, point: bool = False) -> Accumulators:
         """Accumulators of paths path0 .. path0+n-1 (a Dask task calls exactly this)."""
         acc = self.new_accumulators()
-        acc.record(self.model, self.spec, self.group_seed_keys, path0, n, point, BLOCK_PATHS)
+        self.record(acc, path0, n, point=point)
         return acc
 
 
@@ -99,22 +125,11 @@ def run_local(
             if item is None:
                 return acc.flush()
             path0, n = item
-            kv = kt = None
+            kept = None
             if keep is not None:
                 off = path0 - first_path
-                kv, kt = keep[0][off : off + n], keep[1][off : off + n]
-            acc.record(
-                run.model,
-                run.spec,
-                run.group_seed_keys,
-                path0,
-                n,
-                False,
-                BLOCK_PATHS,
-                kv,
-                kt,
-                flush=False,
-            )
+                kept = (keep[0][off : off + n], keep[1][off : off + n])
+            run.record(acc, path0, n, kept, flush=False)
             if on_progress is not None:
                 on_progress(n)
 
