@@ -3,9 +3,10 @@
 LLVM's tuning for recent Intel server cores (Ice Lake server and later) prefers 256-bit
 vectors even where the core has AVX-512. The kernels are long vectorized loops over a
 block of paths, for which the full 512-bit width measured 10-15% faster (study priors,
-Sapphire/Emerald Rapids). Vector width never changes a number: every lane does the same
-IEEE operations as a scalar path would (no fastmath), so results are bit-identical at any
-width; only the numba cache key (the CPU features) differs.
+Sapphire/Emerald Rapids; on AMD Zen 4 it measured the same as numba's default). Vector
+width never changes a number: every lane does the same IEEE operations as a scalar path
+would (no fastmath), so results are bit-identical at any width; only the numba cache key
+(the CPU features) differs.
 
 Set ``NUMBA_CPU_FEATURES`` yourself, or import numba before mcsd, to keep numba's defaults.
 """
