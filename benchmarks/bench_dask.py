@@ -17,9 +17,9 @@ from pathlib import Path
 
 from distributed import Client, LocalCluster, get_task_stream
 
-from mcsd import distributed as mdist
-from mcsd.engine import CompiledRun, chunks, run_local
-from mcsd.priors import load_priors
+from mcsd.engine import distributed as mdist
+from mcsd.engine.executor import CompiledRun, chunks, run_paths
+from mcsd.priors.loader import load_priors
 
 OUT = Path(__file__).parent / "results" / "dask.json"
 
@@ -32,10 +32,10 @@ def main() -> None:
     args = ap.parse_args()
     n, w = args.paths, args.workers
     run = CompiledRun.build(load_priors(None), args.seed)
-    run_local(run, 4096, 1)  # compile / load the kernels here
+    run_paths(run, 4096, 1)  # compile / load the kernels here
 
     t = time.perf_counter()
-    run_local(run, n, w)
+    run_paths(run, n, w)
     local_wall = time.perf_counter() - t
 
     with (
@@ -58,7 +58,7 @@ def main() -> None:
         acc = run.new_accumulators()
         for i in range(10):
             fut = client.submit(mdist.run_task, run_f, i, 1, pure=False)
-            acc = acc.merge(mdist.unpack(fut.result()))
+            acc += mdist.unpack(fut.result())
         acc_task_ms = 1e3 * (time.perf_counter() - t) / 10
         run_f.release()
 

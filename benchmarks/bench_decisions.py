@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     import mcsd
-    from mcsd.engine import default_threads
-    from mcsd.model_arrays import GROUPS
+    from mcsd.engine.executor import default_threads
+    from mcsd.kernels.layout import GROUPS
 
     n = args.paths or (8_192 if args.quick else 50_000)
     target = args.target_se or (0.005 if args.quick else 0.002)

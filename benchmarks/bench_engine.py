@@ -117,7 +117,7 @@ def _worker_run(spec: dict) -> dict:
             mcsd.simulate(priors, k, SEED, threads=threads, progress=False)
 
     else:
-        from mcsd.reference import reference_simulate
+        from mcsd.testing.reference import reference_simulate
 
         quantile_vars = spec["ref_quantiles"]
 

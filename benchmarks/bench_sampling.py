@@ -1,4 +1,4 @@
-"""Speed of the random-input sampler (``kernels_sampling.sample_block``), in µs per path.
+"""Speed of the random-input sampler (``mcsd.kernels.sampling.sample_block``), in µs per path.
 
 Run ``python benchmarks/bench_sampling.py [--ref REV] [--paths N] [--repeats R]``. Times
 ``sample_block`` on the study priors (``priors/cic2025.toml``) in blocks of the engine's
@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from bench_engine import _cpu_model  # the script's own folder is on sys.path
+from revisions import worktree
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 20250101
@@ -34,8 +35,13 @@ def _worker(root: str, paths: int, repeats: int) -> dict:
     import numpy as np
 
     import mcsd
-    from mcsd.engine import BLOCK_PATHS, CompiledRun
-    from mcsd.kernels_sampling import sample_block
+
+    try:
+        from mcsd.engine.executor import BLOCK_PATHS, CompiledRun
+        from mcsd.kernels.sampling import sample_block
+    except ImportError:  # a revision before the package reshape
+        from mcsd.engine import BLOCK_PATHS, CompiledRun  # type: ignore[no-redef]
+        from mcsd.kernels_sampling import sample_block  # type: ignore[no-redef]
 
     if not Path(mcsd.__file__).resolve().is_relative_to(Path(root).resolve()):
         raise RuntimeError(f"imported {mcsd.__file__}, not mcsd from {root}")
@@ -102,21 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="mcsd-bench-sampling-") as tmp:
         rows = [("working tree", _measure(ROOT, args.paths, args.repeats, tmp + "/cache-wt"))]
         if args.ref:
-            ref_dir = Path(tmp) / "ref"
-            subprocess.run(
-                ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(ref_dir), args.ref],
-                check=True,
-                capture_output=True,
-            )
-            try:
+            with worktree(args.ref, Path(tmp) / "ref") as ref_dir:
                 name = f"{args.ref} ({_rev_name(args.ref, ROOT)})"
                 rows.append((name, _measure(ref_dir, args.paths, args.repeats, tmp + "/cache-ref")))
-            finally:
-                subprocess.run(
-                    ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(ref_dir)],
-                    check=False,
-                    capture_output=True,
-                )
     shape = rows[0][1]["shape"]
     print(
         f"sample_block on the study priors (B={shape['B']}, K={shape['K']}, P={shape['P']}, "

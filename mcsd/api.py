@@ -1,36 +1,40 @@
-"""The Python API: ``simulate``. Knows priors and results, not numba internals."""
+"""The Python API: ``simulate`` and ``simulate_to_precision``.
+
+Knows priors, the engine's contract and results, not numba internals: every run goes
+through the engine's one executor and its Dataset through the results registry.
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from mcsd import __version__
-from mcsd.accumulators import max_bin_width
-from mcsd.engine import (
+from mcsd.engine.executor import (
     DEFAULT_PATHS,
     DEFAULT_SEED,
     CompiledRun,
-    default_threads,
-    run_local,
+    Kept,
+    run_paths,
+    validate_run,
 )
-from mcsd.priors import load_priors
-from mcsd.priors_model import Priors
+from mcsd.priors.loader import PriorsLike, as_priors
+from mcsd.priors.model import Priors
 from mcsd.progress import progress_bar
-from mcsd.results import DEFAULT_LEVELS, DEFAULT_QUANTILES, build_dataset
-
-# Path indices are int64 and occupancy sums are int64 fixed point: stay far from both limits.
-MAX_PATHS = 2**40
-
-
-def _as_priors(priors: Priors | str | os.PathLike | None) -> Priors:
-    return priors if isinstance(priors, Priors) else load_priors(priors)
+from mcsd.results.accumulators import Accumulators
+from mcsd.results.dataset import build_dataset
+from mcsd.results.histograms import max_bin_width
+from mcsd.results.provenance import provenance
+from mcsd.results.variables import DEFAULT_LEVELS, DEFAULT_QUANTILES
 
 
-def _check_probabilities(name: str, values: Sequence[float], step: float | None) -> np.ndarray:
+def check_probabilities(
+    name: str, values: Sequence[float] | np.ndarray, step: float | None
+) -> np.ndarray:
+    """Values in [0, 1] (multiples of ``step`` when given) as a float64 array."""
     arr = np.asarray(values, dtype=np.float64).ravel()
     if arr.size == 0 or not np.all(np.isfinite(arr)) or np.any((arr < 0) | (arr > 1)):
         raise ValueError(f"{name} must be values in [0, 1], got {list(arr)}")
@@ -39,22 +43,48 @@ def _check_probabilities(name: str, values: Sequence[float], step: float | None)
     return np.round(arr, 6) if step is not None else arr
 
 
+def result_dataset(
+    priors: Priors,
+    run: CompiledRun,
+    acc: Accumulators,
+    quantiles: np.ndarray,
+    levels: np.ndarray,
+    seed: int,
+    point: bool = False,
+    kept: Kept | None = None,
+) -> xr.Dataset:
+    """The ``simulate`` Dataset of the paths in ``acc``."""
+    finals = run.finals(acc, quantiles, levels)
+    widths = max_bin_width(run.spec)
+    attrs = provenance(
+        f"mcsd result for priors {priors.name}",
+        priors,
+        seed,
+        acc.n_paths,
+        point_mode=int(bool(point)),
+        quantile_method="fixed-bin histograms, linear within the bin",
+        **{f"{k}_max_bin_width": v for k, v in widths.items()},
+    )
+    return build_dataset(priors, finals, attrs, kept)
+
+
 def simulate(
-    priors: Priors | str | os.PathLike | None = None,
+    priors: PriorsLike = None,
     n_paths: int = DEFAULT_PATHS,
     seed: int = DEFAULT_SEED,
+    *,
     point: bool = False,
     keep_paths: bool = False,
     threads: int | None = None,
     quantiles: Sequence[float] = tuple(DEFAULT_QUANTILES),
     levels: Sequence[float] = tuple(DEFAULT_LEVELS),
     progress: bool | None = None,
-    client=None,
+    client: Any = None,
     keep_paths_store: str | os.PathLike | None = None,
     batch_paths: int | None = None,
     target_se: float | None = None,
     max_paths: int | None = None,
-    se_cells: dict | None = None,
+    se_cells: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Monte Carlo (or point-mode) run of the regional stock model.
 
@@ -80,103 +110,104 @@ def simulate(
     progress : bool or None
         Progress bar on stderr; None shows one for runs longer than about a second.
     client : dask.distributed.Client or None
-        Run the paths as tasks on this Dask cluster (``mcsd.distributed``; needs the
+        Run the paths as tasks on this Dask cluster (``mcsd.engine.distributed``; needs the
         ``dask`` extra). Same numbers, bit for bit, as a local run.
     keep_paths_store : path or None
         With ``client`` and ``keep_paths``: the zarr store (overwritten) that receives the
         per-path cube, opened lazily in the result; default a new temporary folder.
     batch_paths : int or None
         With ``client``: paths per task (default chosen from n_paths and the worker count).
-    target_se, max_paths, se_cells : precision-targeted run (``mcsd.precision``)
-        With ``target_se``, ``n_paths`` is ignored: blocks of paths are added until every
-        selected p_shortage / turning_point_cdf cell has standard error <= target_se (at
-        least 10,000 paths; a Wilson guard where p is 0 or 1), or ``max_paths`` is reached.
-        ``se_cells`` selects cells, e.g. ``{"region": ["yangtze"], "time": slice("2025",
-        "2026")}``. The result equals the fixed-n run at the stopping n (attrs
-        ``paths_used``, ``target_se``, ``converged``, ``non_converged_cells``).
+    target_se, max_paths, se_cells
+        A precision-targeted run: ``simulate_to_precision(priors, target_se, ...)``;
+        ``n_paths`` is then ignored.
 
     Returns
     -------
-    xarray.Dataset with dims region (incl. national), time (month ends), quantile, level.
+    xarray.Dataset with dims region (incl. national), time (month ends), year, quantile,
+    level (``mcsd.results.variables`` lists every variable).
     """
-    p = _as_priors(priors)
-    q = _check_probabilities("quantiles", quantiles, None)
-    lv = _check_probabilities("levels", levels, 0.001)
-    if (
-        isinstance(n_paths, bool)
-        or not isinstance(n_paths, (int, np.integer))
-        or not 1 <= n_paths <= MAX_PATHS
-    ):
-        raise ValueError(f"n_paths must be an integer in [1, {MAX_PATHS}], got {n_paths!r}")
-    if (
-        isinstance(seed, bool)
-        or not isinstance(seed, (int, np.integer))
-        or not -(2**63) <= seed < 2**63
-    ):
-        raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
-    # --- precision-targeted run (mcsd.precision) ---
+    p = as_priors(priors)
+    q = check_probabilities("quantiles", quantiles, None)
+    lv = check_probabilities("levels", levels, 0.001)
+    n, seed, nthreads = validate_run(n_paths, seed, threads)
     if target_se is not None:
         if point or keep_paths or client is not None:
             raise ValueError("target_se cannot be combined with point, keep_paths or client")
-        from mcsd.precision import simulate_to_precision
-
-        nthreads = default_threads() if threads is None else int(threads)
-        if nthreads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads!r}")
         return simulate_to_precision(
-            p, int(seed), target_se, max_paths, se_cells, nthreads, q, lv, progress
+            p, target_se, seed=seed, max_paths=max_paths, se_cells=se_cells,
+            threads=nthreads, quantiles=q, levels=lv, progress=progress,
+        )  # fmt: skip
+    run = CompiledRun.build(p, seed)
+    if client is not None and not point:
+        return _simulate_distributed(
+            p, run, n, seed, q, lv, client, keep_paths, keep_paths_store, batch_paths, progress
         )
-    # --- end precision-targeted run ---
-    n = 1 if point else int(n_paths)
-    run = CompiledRun.build(p, int(seed))
-    r1, t = run.model.n_regions + 1, run.model.n_months
-    kept = None
-    # --- dask (mcsd.distributed) ---
-    distributed_run = client is not None and not point
-    path_store = None
-    if distributed_run and keep_paths:
-        from mcsd.distributed import default_store
+    n = 1 if point else n
+    kept = run.new_kept(n) if keep_paths or point else None
+    with progress_bar(n, enabled=False if point else progress) as bar:
+        acc = run_paths(run, n, 1 if point else nthreads, keep=kept, on_progress=bar, point=point)
+    return result_dataset(p, run, acc, q, lv, seed, point, kept if keep_paths else None)
 
-        path_store = str(keep_paths_store) if keep_paths_store is not None else default_store()
-        # zero-path template carrying the per-path variables' attributes
-        kept = (np.zeros((0, 4, r1, t)), np.zeros((0, r1), np.int64))
-    # --- end dask ---
-    if (keep_paths or point) and not distributed_run:
-        kept = (np.zeros((n, 4, r1, t)), np.zeros((n, r1), np.int64))
-    if point:
-        assert kept is not None
-        acc = run.new_accumulators()
-        acc.record(run.model, run.spec, run.group_seed_keys, 0, 1, True, 1, kept[0], kept[1])
-    elif distributed_run:  # --- dask (mcsd.distributed) ---
-        from mcsd.distributed import run_distributed
 
-        with progress_bar(n, enabled=progress) as bar:
-            acc = run_distributed(
-                client, run, n, batch_paths, on_progress=bar, keep_store=path_store
-            )
-    else:
-        nthreads = default_threads() if threads is None else int(threads)
-        if nthreads < 1:
-            raise ValueError(f"threads must be >= 1, got {threads!r}")
-        with progress_bar(n, enabled=progress) as bar:
-            acc = run_local(run, n, nthreads, keep=kept, on_progress=bar)
-    finals = acc.finalize(run.spec, q, lv)
-    widths = max_bin_width(run.spec)
-    attrs: dict[str, object] = {
-        "mcsd_version": __version__,
-        "seed": int(seed),
-        "n_paths": int(n),
-        "point_mode": int(bool(point)),
-        "quantile_method": "fixed-bin histograms, linear within the bin",
-        **{f"{k}_max_bin_width": v for k, v in widths.items()},
-    }
-    ds = build_dataset(
-        p, finals, run.model.in_shortage_at_base, q, lv, attrs, kept if keep_paths else None
-    )
-    if path_store is not None:  # --- dask (mcsd.distributed) ---
-        from mcsd.distributed import attach_paths
+def _simulate_distributed(
+    p: Priors,
+    run: CompiledRun,
+    n: int,
+    seed: int,
+    q: np.ndarray,
+    lv: np.ndarray,
+    client: Any,
+    keep_paths: bool,
+    keep_paths_store: str | os.PathLike | None,
+    batch_paths: int | None,
+    progress: bool | None,
+) -> xr.Dataset:
+    """``simulate`` on a Dask cluster (``mcsd.engine.distributed``)."""
+    from mcsd.engine.distributed import attach_paths, default_store, run_distributed
 
-        ds = attach_paths(ds, path_store)
-    for k, v in widths.items():
-        ds[k].attrs["max_quantile_error"] = v
+    store = None
+    if keep_paths:
+        store = str(keep_paths_store) if keep_paths_store is not None else default_store()
+    with progress_bar(n, enabled=progress) as bar:
+        acc = run_distributed(client, run, n, batch_paths, on_progress=bar, keep_store=store)
+    # a zero-path template carries the per-path variables' attributes
+    ds = result_dataset(p, run, acc, q, lv, seed, False, run.new_kept(0) if store else None)
+    return ds if store is None else attach_paths(ds, store)
+
+
+def simulate_to_precision(
+    priors: PriorsLike,
+    target_se: float,
+    *,
+    seed: int = DEFAULT_SEED,
+    max_paths: int | None = None,
+    se_cells: Mapping[str, Any] | None = None,
+    threads: int | None = None,
+    quantiles: Sequence[float] | np.ndarray = tuple(DEFAULT_QUANTILES),
+    levels: Sequence[float] | np.ndarray = tuple(DEFAULT_LEVELS),
+    progress: bool | None = None,
+    min_paths: int | None = None,
+) -> xr.Dataset:
+    """Add blocks of paths until every selected P(shortage) / turning-point cell has a
+    standard error <= ``target_se`` (``mcsd.analysis.precision`` has the rule), or
+    ``max_paths`` is reached.
+
+    ``se_cells`` selects cells, e.g. ``{"region": ["yangtze"], "time": slice("2025",
+    "2026")}``. The result equals ``simulate(priors, n_paths=paths_used, seed=seed)`` bit
+    for bit (apart from ``created``), with attrs ``paths_used``, ``target_se``,
+    ``converged``, ``non_converged_cells``.
+    """
+    from mcsd.analysis.precision import DEFAULT_MIN_PATHS, run_to_precision
+
+    p = as_priors(priors)
+    q = check_probabilities("quantiles", quantiles, None)
+    lv = check_probabilities("levels", levels, 0.001)
+    _, seed, nthreads = validate_run(1, seed, threads)
+    run = CompiledRun.build(p, seed)
+    acc, report = run_to_precision(
+        p, run, target_se, max_paths, se_cells, nthreads, progress,
+        DEFAULT_MIN_PATHS if min_paths is None else min_paths,
+    )  # fmt: skip
+    ds = result_dataset(p, run, acc, q, lv, seed)
+    ds.attrs.update(report)
     return ds

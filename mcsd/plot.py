@@ -26,6 +26,8 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from mcsd.results.variables import DEFAULT_QUANTILES, QUANTILE_VARS
+
 __all__ = [
     "fan_chart",
     "shortage_heatmap",
@@ -42,7 +44,7 @@ FIGURE_FORMATS = ("png", "svg", "pdf")
 DPI = 150
 
 #: The fan's quantiles: 0.05, 0.10, ..., 0.95 (nine nested bands and the median).
-FAN_QUANTILES = tuple(round(0.05 * k, 2) for k in range(1, 20))
+FAN_QUANTILES = tuple(float(q) for q in DEFAULT_QUANTILES)
 FAN_PAIRS = tuple((FAN_QUANTILES[k], FAN_QUANTILES[-1 - k]) for k in range(9))
 
 REGION_LABELS = {
@@ -53,7 +55,7 @@ REGION_LABELS = {
     "national": "National",
 }
 
-_QUANTILE_VARIABLES = ("occupancy", "demand", "supply", "unmet_demand")
+_QUANTILE_VARIABLES = QUANTILE_VARS
 # study_table() column for each fan variable (unmet demand has no study counterpart)
 _STUDY_COLUMNS = {
     "occupancy": "occupancy",

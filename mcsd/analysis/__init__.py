@@ -1,0 +1,1 @@
+"""Loops over the engine: paired comparison, Sobol sensitivity, precision-targeted runs."""

@@ -1,0 +1,162 @@
+"""Numba kernels: the monthly regional stock model, a block of paths at a time.
+
+Every per-block array has the path in the block as its last, contiguous axis, so each step
+of the model is one loop over the block's paths that LLVM vectorizes (every lane does the
+same IEEE operations in the same order as a one-path loop would, so a path's numbers do not
+depend on its place in a block).
+"""
+
+from __future__ import annotations
+
+from mcsd.kernels.jit import jit, jit_inline
+
+
+@jit
+def year_requests(inc_year, row_buyer, row_region, profile_group, scale, nb, year_req):
+    """year_req (G, R, K, block): requested demand increment per profile group, region,
+    calendar year and path (MW), summed over the (buyer, region) rows with increments.
+
+    scale (B, K, block): demand scales. Buyers sharing a profile share the monthly phasing,
+    which ``serve_month`` applies.
+    """
+    K = year_req.shape[2]
+    year_req[:, :, :, :] = 0.0
+    for row in range(row_buyer.shape[0]):
+        b = row_buyer[row]
+        r = row_region[row]
+        g = profile_group[b]
+        for k in range(K):
+            c = inc_year[b, r, k]
+            for i in range(nb):
+                year_req[g, r, k, i] += c * scale[b, k, i]
+
+
+@jit
+def additions(proj_region, proj_capacity_mw, delivery, nb, add):
+    """add (R, T, block): capacity arriving per region, month and path; delivery (J, block)
+    (a delivery after the horizon, or 0 for a cancelled project, adds nothing)."""
+    add[:, :, :] = 0.0
+    T = add.shape[1]
+    for j in range(delivery.shape[0]):
+        r = proj_region[j]
+        cap = proj_capacity_mw[j]
+        for i in range(nb):
+            d = delivery[j, i]
+            if 1 <= d <= T:
+                add[r, d - 1, i] += cap
+
+
+@jit
+def serve_month(
+    supply0,
+    demand0,
+    max_occupancy,
+    spillover,
+    has_spillover,
+    year_req,
+    profiles,
+    month_year,
+    month_of_year,
+    add,
+    t,
+    nb,
+    work,
+):
+    """Advance the block's regional stocks to month t (0-based) and serve demand.
+
+    The month's requested increment is year_req (G, R, K, block) phased by ``profiles``
+    (G, 12); add (R, T, block): capacity arriving. work: (7, >= R, block); rows 0-3 hold
+    supply, requested, served and unmet demand (MW) after the month.
+
+    Serving: served = min(requested, max_occupancy x supply); a share spillover[r, r'] of
+    r's unmet demand moves to r' within r''s room, pro rata. Terms that are exactly zero
+    (no unmet demand, no spillover pair) are skipped or add 0.0, which leaves every sum
+    unchanged: the values are those of a one-path loop.
+    """
+    R = supply0.shape[0]
+    sup = work[0]
+    req = work[1]
+    srv = work[2]
+    unm = work[3]
+    room = work[4]
+    inflow = work[5]
+    accept = work[6]
+    if t == 0:
+        for r in range(R):
+            for i in range(nb):
+                sup[r, i] = supply0[r]
+                req[r, i] = demand0[r]
+    k = month_year[t]
+    G = year_req.shape[0]
+    for r in range(R):
+        # `inflow` (free until the spillover) holds the month's requested increment, summed
+        # over profile groups from the first one's term (every term is >= +0.0, so this is
+        # the sum from 0.0 bit for bit)
+        inc = inflow[0]
+        c = profiles[0, month_of_year[t]]
+        for i in range(nb):
+            inc[i] = year_req[0, r, k, i] * c
+        for g in range(1, G):
+            c = profiles[g, month_of_year[t]]
+            for i in range(nb):
+                inc[i] += year_req[g, r, k, i] * c
+        for i in range(nb):
+            s = sup[r, i] + add[r, t, i]
+            q = req[r, i] + inc[i]
+            cap = max_occupancy * s
+            d = min(q, cap)
+            sup[r, i] = s
+            req[r, i] = q
+            srv[r, i] = d
+            unm[r, i] = q - d
+            room[r, i] = cap - d
+    if not has_spillover:
+        return
+    inflow[:, :nb] = 0.0
+    for r in range(R):
+        for r2 in range(R):
+            f = spillover[r, r2]
+            if f != 0.0:
+                for i in range(nb):
+                    u = unm[r, i]
+                    inflow[r2, i] += f * u if u > 0.0 else 0.0
+    for r2 in range(R):
+        for i in range(nb):
+            w = inflow[r2, i]
+            accept[r2, i] = min(1.0, room[r2, i] / w) if w > 0.0 else 0.0
+    for r in range(R):
+        # `room` (no longer needed) holds what leaves region r on each path
+        out = room[r]
+        out[:nb] = 0.0
+        for r2 in range(R):
+            f = spillover[r, r2]
+            if f != 0.0:
+                for i in range(nb):
+                    moved = f * unm[r, i] * accept[r2, i]
+                    moved = moved if moved > 0.0 else 0.0
+                    out[i] += moved
+                    req[r2, i] += moved
+                    srv[r2, i] += moved
+        for i in range(nb):
+            req[r, i] -= out[i]
+            unm[r, i] -= out[i]
+
+
+@jit
+def national(work, nb):
+    """work[0:4, R, :nb] = the national supply, requested, served and unmet demand: the
+    regions' rows 0..R-1 summed in region order. work: (7, R + 1, block)."""
+    R = work.shape[1] - 1
+    for v in range(4):
+        for i in range(nb):
+            work[v, R, i] = 0.0
+        for r in range(R):
+            for i in range(nb):
+                work[v, R, i] += work[v, r, i]
+
+
+@jit_inline
+def occupancy(served, supply, requested):
+    """served / supply; with no supply, 1 if anything is requested (all of it unmet), else
+    0."""
+    return served / supply if supply > 0.0 else (1.0 if requested > 0.0 else 0.0)

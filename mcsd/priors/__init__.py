@@ -1,0 +1,2 @@
+"""The priors: the frozen model (``model``), the distribution registry (``distributions``),
+the loader and its validation (``loader``)."""

@@ -1,0 +1,904 @@
+"""Load and validate priors files (TOML) into the immutable objects of ``mcsd.priors.model``.
+
+``load_priors(path)`` reads a priors file (or a scenario file and its chain of bases),
+checks every field against the schema in ``priors/README.md`` and returns a frozen
+:class:`~mcsd.priors.model.Priors`. Any problem raises :class:`PriorsError`, one line that
+names the file, the field path and the value::
+
+    cic2025.toml: providers[3] (gds).projects[2] (gds-jj-25a).capacity_mw must be > 0, got -5
+
+The checks are table-driven: each TOML table has a ``_Spec`` (key -> checker), checkers are
+small functions ``(ctx, path, value) -> converted value`` that raise through ``ctx.fail``.
+Cross-field rules (horizon after base, references between regions, buyers and projects) run
+after the tables they need. The first problem found is reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import hashlib
+import json
+import math
+import os
+import re
+import tomllib
+import warnings
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, NoReturn
+
+import numpy as np
+
+from mcsd.priors import distributions
+from mcsd.priors.model import (
+    Buyer,
+    DelayDistribution,
+    Distribution,
+    Priors,
+    Project,
+    Provider,
+    Region,
+    month_number,
+)
+
+__all__ = ["PriorsError", "load_priors", "builtin_priors_dir", "SUPPORTED_DISTRIBUTIONS"]
+
+STUDY_PRIORS = "cic2025.toml"
+
+#: scipy.stats distributions mcsd supports, in the order errors list them (an alias of the
+#: registry's names: shapes, rules, supports and quantiles are in ``distributions.FAMILIES``).
+SUPPORTED_DISTRIBUTIONS: tuple[str, ...] = tuple(distributions.FAMILIES)
+
+_MISSING: Any = object()
+
+
+# ----------------------------------------------------------------------------- errors
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _toml(value: Any) -> str:
+    """A value written as TOML (strings quoted, booleans lowercase, inline tables)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # a TOML basic string, escapes and all
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else repr(value)
+    if isinstance(value, dict):
+        items = (f"{k if _BARE_KEY.match(k) else _toml(k)} = {_toml(v)}" for k, v in value.items())
+        return "{ " + ", ".join(items) + " }" if value else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return str(value)  # int, datetime.date, ...
+
+
+def _show(value: Any, limit: int = 100) -> str:
+    """``_toml(value)``, truncated for one-line messages."""
+    text = _toml(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class PriorsError(ValueError):
+    """A priors file is invalid: one line naming the file, the field path and the value.
+
+    Attributes
+    ----------
+    file : str
+        The file's name (for a scenario: the scenario file).
+    field : str
+        The field path, e.g. ``providers[3] (gds).projects[2] (gds-jj-25a).capacity_mw``;
+        ``""`` when the problem concerns the whole file.
+    value : object
+        The offending value (``None`` when there is none, e.g. a missing key).
+    """
+
+    def __init__(self, file: str, field: str, problem: str, value: Any = _MISSING) -> None:
+        self.file = file
+        self.field = field
+        self.problem = problem
+        self.value = None if value is _MISSING else value
+        where = f"{field} {problem}" if field else problem
+        got = "" if value is _MISSING else f", got {_show(value)}"
+        super().__init__(f"{file}: {where}{got}")
+
+
+# ----------------------------------------------------------------------------- paths
+
+
+def _key_path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _item_path(path: str, index: int, item: Any) -> str:
+    ident = item.get("id") if isinstance(item, dict) else None
+    if isinstance(ident, str) and ident.isprintable():
+        return f"{path}[{index}] ({ident})"
+    return f"{path}[{index}]"
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return f"a {type(value).__name__}"
+
+
+# ----------------------------------------------------------------------------- context
+
+
+@dataclass
+class _Ctx:
+    """Validation state: the file name for messages, and what later checks refer to."""
+
+    file: str
+    base: int = 0  # base month as year * 12 + month - 1
+    horizon: int = 0
+    base_month: str = ""
+    region_ids: tuple[str, ...] = ()
+    seen_ids: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    def fail(self, path: str, problem: str, value: Any = _MISSING) -> NoReturn:
+        raise PriorsError(self.file, path, problem, value)
+
+    def unique_id(self, kind: str, path: str, ident: str) -> None:
+        """Record ``ident`` in namespace ``kind``; fail on a duplicate."""
+        seen = self.seen_ids.setdefault(kind, {})
+        if ident in seen:
+            self.fail(path, f"duplicates the id of {seen[ident]}", ident)
+        seen[ident] = path.rsplit(".id", 1)[0]
+
+    def region(self, path: str, value: Any) -> str:
+        """Check a reference to a region id."""
+        if not isinstance(value, str) or value not in self.region_ids:
+            self.fail(path, f"must be a region id ({', '.join(self.region_ids)})", value)
+        return value
+
+
+Checker = Callable[[_Ctx, str, Any], Any]
+
+
+@dataclass(frozen=True)
+class _Key:
+    check: Checker
+    required: bool = True
+    default: Any = None
+
+
+_Spec = Mapping[str, _Key]
+
+
+def _table(ctx: _Ctx, path: str, raw: Any, spec: _Spec, what: str = "a table") -> dict[str, Any]:
+    """Check a table against ``spec``: type, unknown keys, required keys; convert values."""
+    if not isinstance(raw, dict):
+        ctx.fail(path, f"must be {what}", raw)
+    for key, value in raw.items():
+        if key not in spec:
+            close = difflib.get_close_matches(key, list(spec), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            ctx.fail(
+                _key_path(path, key),
+                f"is not a known key ({hint}valid keys: {', '.join(spec)})",
+                value,
+            )
+    out: dict[str, Any] = {}
+    for key, k in spec.items():
+        if key in raw:
+            out[key] = k.check(ctx, _key_path(path, key), raw[key])
+        elif k.required:
+            where = path or "a priors file"
+            required = ", ".join(_required(spec))
+            ctx.fail(_key_path(path, key), f"is missing: {where} requires {required}")
+        else:
+            out[key] = k.default
+    return out
+
+
+def _required(spec: _Spec) -> list[str]:
+    return [key for key, k in spec.items() if k.required]
+
+
+def _at_least_one(ctx: _Ctx, path: str, raw: Any, what: str) -> list[tuple[str, Any]]:
+    """``_array_of_tables``, refusing an empty one."""
+    items = _array_of_tables(ctx, path, raw)
+    if not items:
+        ctx.fail(path, f"must list at least one {what}", raw)
+    return items
+
+
+def _array_of_tables(ctx: _Ctx, path: str, raw: Any) -> list[tuple[str, Any]]:
+    """Items of an array of tables with their display paths."""
+    if not isinstance(raw, list) or not all(isinstance(item, dict) for item in raw):
+        ctx.fail(path, "must be an array of tables ([[...]] or [{...}, ...])", raw)
+    return [(_item_path(path, i, item), item) for i, item in enumerate(raw)]
+
+
+# ----------------------------------------------------------------------------- checkers
+
+
+# MW quantities above this (10 TW, far beyond any market) are typos or overflow, not data.
+MAX_MW = 1e7
+MIN_SHARE_NOMINAL = 1e-4
+
+
+def _number(
+    lo: float | None = None,
+    hi: float | None = None,
+    *,
+    lo_open: bool = False,
+    hi_open: bool = False,
+) -> Checker:
+    """A finite number (int or float, never a boolean) within optional bounds."""
+    if lo is not None and hi is not None:
+        rule = f"must be in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    elif lo is not None:
+        rule = f"must be {'>' if lo_open else '>='} {lo:g}"
+    elif hi is not None:
+        rule = f"must be {'<' if hi_open else '<='} {hi:g}"
+    else:
+        rule = ""
+
+    def check(ctx: _Ctx, path: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            ctx.fail(path, f"must be a number, not {_type_name(value)}", value)
+        if not math.isfinite(value):
+            ctx.fail(path, "must be finite (NaN and infinity are not allowed)", value)
+        too_low = lo is not None and (value <= lo if lo_open else value < lo)
+        too_high = hi is not None and (value >= hi if hi_open else value > hi)
+        if too_low or too_high:
+            ctx.fail(path, rule, value)
+        return float(value)
+
+    return check
+
+
+def _mw(lo_open: bool = False) -> Checker:
+    """A capacity or stock in MW: >= 0 (or > 0) and at most MAX_MW."""
+    base = _number(0, lo_open=lo_open)
+
+    def check(ctx: _Ctx, path: str, value: Any) -> float:
+        number = base(ctx, path, value)
+        if number > MAX_MW:
+            ctx.fail(path, f"must be <= {MAX_MW:g} MW (10 TW)", value)
+        return number
+
+    return check
+
+
+def _integer(lo: int) -> Checker:
+    def check(ctx: _Ctx, path: str, value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            ctx.fail(path, f"must be an integer, not {_type_name(value)}", value)
+        if value < lo:
+            ctx.fail(path, f"must be an integer >= {lo}", value)
+        return int(value)
+
+    return check
+
+
+def _string(ctx: _Ctx, path: str, value: Any) -> str:
+    if not isinstance(value, str):
+        ctx.fail(path, f"must be a string, not {_type_name(value)}", value)
+    return value
+
+
+_ID_RE = re.compile(r"^[^\s.*]+$")
+
+
+def _ident(ctx: _Ctx, path: str, value: Any) -> str:
+    _string(ctx, path, value)
+    if not _ID_RE.match(value):
+        ctx.fail(path, "must be a non-empty id without spaces, '.' or '*'", value)
+    return value
+
+
+_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def _month(ctx: _Ctx, path: str, value: Any) -> str:
+    if not isinstance(value, str) or not _MONTH_RE.match(value):
+        ctx.fail(path, 'must be a "YYYY-MM" string (quoted), e.g. "2024-12"', value)
+    return value
+
+
+# ---- distributions
+
+
+def _distribution(role: str) -> Checker:
+    """A ``{dist = "...", <scipy params>}`` table checked for ``role``.
+
+    Roles: ``"factor"`` (support >= 0, median 1: demand multipliers, delay factors),
+    ``"late"`` (support >= 0: late delivery deviation), ``"share"`` (a ``nominal`` key
+    plus the distribution; support in [0, 1], median = nominal).
+    """
+
+    def check(ctx: _Ctx, path: str, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            ctx.fail(path, 'must be a table like { dist = "lognorm", s = 0.2 }', raw)
+        params = dict(raw)
+        nominal = None
+        if role == "share":
+            if "nominal" not in params:
+                ctx.fail(_key_path(path, "nominal"), "is missing (the share the increments assume)")
+            # Increments scale by share / nominal: a vanishing nominal would overflow them.
+            nominal = _number(MIN_SHARE_NOMINAL, 1)(
+                ctx, _key_path(path, "nominal"), params.pop("nominal")
+            )
+        dist = _scipy_distribution(ctx, path, params)
+        # scipy.stats' values, computed without importing it (see mcsd.priors.distributions)
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")
+            lo, hi = distributions.support(dist)
+            median = distributions.median(dist)
+        if math.isnan(lo) or math.isnan(hi) or not math.isfinite(median):
+            ctx.fail(path, f"has parameters scipy.stats rejects: {dist}", raw)
+        if role in ("factor", "late") and lo < 0:
+            need = "(0, inf)" if role == "factor" else "[0, inf)"
+            ctx.fail(
+                path, f"support must be within {need}; {dist} has support [{lo:g}, {hi:g}]", raw
+            )
+        if role == "factor" and abs(median - 1.0) > 1e-9:
+            ctx.fail(
+                path, f"must have median 1 (nominal = median); {dist} has median {median:.10g}", raw
+            )
+        if role == "share":
+            assert nominal is not None
+            if lo < 0 or hi > 1:
+                ctx.fail(
+                    path, f"support must be within [0, 1]; {dist} has support [{lo:g}, {hi:g}]", raw
+                )
+            if abs(median - nominal) > 1e-6:
+                ctx.fail(
+                    path,
+                    f"must have median = nominal ({nominal:g}); {dist} has median {median:.8g}",
+                    raw,
+                )
+            return nominal, dist
+        return dist
+
+    return check
+
+
+def _scipy_distribution(ctx: _Ctx, path: str, params: dict[str, Any]) -> Distribution:
+    """Check the name and parameters of a scipy.stats distribution table."""
+    if "dist" not in params:
+        ctx.fail(
+            _key_path(path, "dist"),
+            f"is missing: name a scipy.stats distribution ({', '.join(SUPPORTED_DISTRIBUTIONS)})",
+        )
+    name = params.pop("dist")
+    name_path = _key_path(path, "dist")
+    if not isinstance(name, str) or name not in distributions.FAMILIES:
+        problem = _unsupported_name_problem(name)
+        ctx.fail(name_path, f"{problem} (supported: {', '.join(SUPPORTED_DISTRIBUTIONS)})", name)
+    family = distributions.FAMILIES[name]
+    shapes = family.shapes
+    valid = family.parameters
+    values: dict[str, float] = {}
+    for key, value in params.items():
+        p = _key_path(path, key)
+        if key not in valid:
+            ctx.fail(
+                p,
+                f"is not a parameter of scipy.stats.{name} (parameters: {', '.join(valid)})",
+                value,
+            )
+        values[key] = _number()(ctx, p, value)
+    for shape in shapes:
+        if shape not in values:
+            ctx.fail(
+                _key_path(path, shape),
+                f"is missing: scipy.stats.{name} requires {', '.join(shapes)}",
+            )
+        rule = family.shape_rules.get(shape)
+        if rule is not None and not rule.test(values[shape]):
+            ctx.fail(_key_path(path, shape), f"{rule.text} for {name}", params[shape])
+    if "scale" in values and values["scale"] <= 0:
+        ctx.fail(_key_path(path, "scale"), "must be > 0", params["scale"])
+    joint = family.joint_rule
+    if joint is not None and not joint.test(*(values[s] for s in shapes)):
+        problem = f"{joint.message(values)} for {name}"
+        ctx.fail(_key_path(path, joint.field), problem, params[joint.field])
+    dist = Distribution(name, values)
+    # The kernels draw uniforms in [2**-53, 1 - 2**-53]: every draw must be a finite number.
+    with np.errstate(all="ignore"):
+        extremes = distributions.ppf(dist, [2.0**-53, 0.5, 1.0 - 2.0**-53])
+    if not np.all(np.isfinite(extremes)) or np.max(np.abs(extremes)) > 1e12:
+        ctx.fail(
+            path,
+            f"gives draws that are not finite or beyond 1e12 ({dist}: 1e-16 and 1 - 1e-16 "
+            f"quantiles {extremes[0]:.3g}, {extremes[2]:.3g})",
+            params,
+        )
+    return dist
+
+
+def _unsupported_name_problem(name: Any) -> str:
+    """Why ``name`` (not a supported distribution) is rejected, for the error message."""
+    if not isinstance(name, str):
+        return "is not a scipy.stats distribution name"
+    # Only on this error path: importing scipy.stats costs ~0.6 s of every start-up.
+    from scipy import stats
+
+    if isinstance(getattr(stats, name, None), stats.rv_continuous):
+        return "is a scipy.stats distribution mcsd does not support"
+    if hasattr(stats, name):
+        return "is not a continuous scipy.stats distribution mcsd supports"
+    return "is not a scipy.stats distribution name"
+
+
+def _delay(ctx: _Ctx, path: str, raw: Any) -> DelayDistribution:
+    spec = {
+        "p_on_time": _Key(_number(0, 1)),
+        "late": _Key(_distribution("late")),
+    }
+    t = _table(ctx, path, raw, spec, "a table like { p_on_time = 0.5, late = {...} }")
+    return DelayDistribution(p_on_time=t["p_on_time"], late=t["late"])
+
+
+def _profile(ctx: _Ctx, path: str, raw: Any) -> tuple[float, ...]:
+    if not isinstance(raw, list) or len(raw) != 12:
+        ctx.fail(path, "must be an array of exactly 12 monthly weights", raw)
+    weights = [_number(0)(ctx, f"{path}[{i}]", w) for i, w in enumerate(raw)]
+    total = sum(weights)
+    if not 0 < total < float("inf"):
+        ctx.fail(path, "must have a positive sum (and a finite one)", raw)
+    return tuple(w / total for w in weights)
+
+
+def _increments(ctx: _Ctx, path: str, raw: Any) -> dict[str, dict[int, float]]:
+    if not isinstance(raw, dict):
+        ctx.fail(path, "must be a table of regions, e.g. jingjin = { 2025 = 400 }", raw)
+    first, last = ctx.base // 12, ctx.horizon // 12
+    out: dict[str, dict[int, float]] = {}
+    for region, years in raw.items():
+        rpath = _key_path(path, region)
+        if region not in ctx.region_ids:
+            ctx.fail(rpath, f"is not a region id ({', '.join(ctx.region_ids)})", years)
+        if not isinstance(years, dict):
+            ctx.fail(rpath, "must be a table of years, e.g. { 2025 = 400, 2026 = 350 }", years)
+        out[region] = {}
+        for year, value in years.items():
+            ypath = _key_path(rpath, year)
+            if not (year.isascii() and year.isdigit()) or not first <= int(year) <= last:
+                ctx.fail(
+                    ypath,
+                    f"must be an integer year in [{first}, {last}] (base to horizon year)",
+                    year,
+                )
+            out[region][int(year)] = _mw()(ctx, ypath, value)
+    return out
+
+
+# ----------------------------------------------------------------------------- tables
+
+_META: _Spec = {
+    "name": _Key(_string, required=False),
+    "description": _Key(_string, required=False, default=""),
+}
+
+_SETTINGS: _Spec = {
+    "base_month": _Key(_month),
+    "horizon_month": _Key(_month),
+    "threshold": _Key(_number(0, 1), required=False, default=0.80),
+    "max_occupancy": _Key(_number(0, 1, lo_open=True), required=False, default=1.0),
+    "sustain_months": _Key(_integer(1), required=False, default=1),
+}
+
+_REGION: _Spec = {
+    "id": _Key(_ident),
+    "name": _Key(_string, required=False),
+    "demand_stock_mw": _Key(_mw()),
+    "supply_stock_mw": _Key(_mw()),
+    "delay_factor": _Key(_distribution("factor"), required=False),
+}
+
+_BUYER: _Spec = {
+    "id": _Key(_ident),
+    "name": _Key(_string, required=False),
+    "market_loading": _Key(_number(-1, 1)),
+    "persistence": _Key(_number(0, 1, hi_open=True)),
+    "demand_multiplier": _Key(_distribution("factor")),
+    "third_party_share": _Key(_distribution("share")),
+    "monthly_profile": _Key(_profile, required=False),
+    "increments_mw": _Key(_increments),
+}
+
+_PROJECT: _Spec = {
+    "id": _Key(_ident),
+    "region": _Key(lambda ctx, path, v: ctx.region(path, v)),
+    "capacity_mw": _Key(_mw(lo_open=True)),
+    "scheduled_month": _Key(_month),
+}
+
+_PROVIDER: _Spec = {
+    "id": _Key(_ident),
+    "name": _Key(_string, required=False),
+    "cancellation_probability": _Key(_number(0, 1)),
+    "delay_factor": _Key(_distribution("factor")),
+    "delivery_delay_months": _Key(_delay),
+    "projects": _Key(lambda ctx, path, v: v, required=False, default=[]),
+}
+
+_TOP: _Spec = {
+    "meta": _Key(lambda ctx, path, v: _table(ctx, path, v, _META), required=False, default={}),
+    "settings": _Key(lambda ctx, path, v: v),
+    "regions": _Key(lambda ctx, path, v: v),
+    "buyers": _Key(lambda ctx, path, v: v),
+    "providers": _Key(lambda ctx, path, v: v, required=False, default=[]),
+    "spillover": _Key(lambda ctx, path, v: v, required=False),
+}
+
+_SCENARIO: _Spec = {
+    "base": _Key(_string),
+    "name": _Key(_string, required=False),
+    "description": _Key(_string, required=False, default=""),
+    "set": _Key(lambda ctx, path, v: v, required=False, default=[]),
+    "scale": _Key(lambda ctx, path, v: v, required=False, default=[]),
+}
+_SET: _Spec = {"field": _Key(_string), "value": _Key(lambda ctx, path, v: v)}
+_SCALE: _Spec = {"field": _Key(_string), "factor": _Key(_number())}
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def _non_finite(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
+    """Paths of NaN or infinite floats anywhere in a TOML document."""
+    if isinstance(doc, float) and not math.isfinite(doc):
+        yield path, doc
+    elif isinstance(doc, dict):
+        for key, value in doc.items():
+            yield from _non_finite(value, _key_path(path, key))
+    elif isinstance(doc, list):
+        for i, item in enumerate(doc):
+            yield from _non_finite(item, _item_path(path, i, item))
+
+
+def _with_id(ctx: _Ctx, kind: str, path: str, item: dict[str, Any], spec: _Spec) -> dict[str, Any]:
+    t = _table(ctx, path, item, spec)
+    ctx.unique_id(kind, _key_path(path, "id"), t["id"])
+    if t.get("name", _MISSING) is None:
+        t["name"] = t["id"]
+    return t
+
+
+def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
+    """Validate a parsed (and merged) priors document; return the ``Priors`` fields."""
+    ctx = _Ctx(file)
+    top = _table(ctx, "", doc, _TOP)
+    for path, value in _non_finite(doc):
+        ctx.fail(path, "must be finite (NaN and infinity are not allowed)", value)
+
+    settings = _table(ctx, "settings", top["settings"], _SETTINGS)
+    ctx.base_month = settings["base_month"]
+    ctx.base = month_number(settings["base_month"])
+    ctx.horizon = month_number(settings["horizon_month"])
+    if ctx.horizon <= ctx.base:
+        ctx.fail(
+            "settings.horizon_month",
+            f"must be after settings.base_month ({settings['base_month']})",
+            settings["horizon_month"],
+        )
+    if settings["max_occupancy"] < settings["threshold"]:
+        ctx.fail(
+            "settings.max_occupancy",
+            f"must be >= settings.threshold ({settings['threshold']:g})",
+            settings["max_occupancy"],
+        )
+
+    regions = []
+    for path, item in _at_least_one(ctx, "regions", top["regions"], "region"):
+        t = _with_id(ctx, "region", path, item, _REGION)
+        if t["id"].lower() == "national":
+            ctx.fail(_key_path(path, "id"), "is reserved (the national total)", t["id"])
+        regions.append(Region(**t))
+    ctx.region_ids = tuple(r.id for r in regions)
+
+    buyers = []
+    for path, item in _at_least_one(ctx, "buyers", top["buyers"], "buyer"):
+        t = _with_id(ctx, "buyer", path, item, _BUYER)
+        nominal, share = t.pop("third_party_share")
+        buyers.append(Buyer(**t, third_party_share=share, third_party_share_nominal=nominal))
+
+    providers = []
+    for path, item in _array_of_tables(ctx, "providers", top["providers"]):
+        t = _with_id(ctx, "provider", path, item, _PROVIDER)
+        projects = []
+        for ppath, raw in _array_of_tables(ctx, _key_path(path, "projects"), t["projects"]):
+            p = _with_id(ctx, "project", ppath, raw, _PROJECT)
+            if month_number(p["scheduled_month"]) <= ctx.base:
+                ctx.fail(
+                    _key_path(ppath, "scheduled_month"),
+                    f"must be after settings.base_month ({ctx.base_month}): capacity in "
+                    "operation by the base belongs in the region's supply_stock_mw",
+                    p["scheduled_month"],
+                )
+            projects.append(Project(**p))
+        t["projects"] = tuple(projects)
+        providers.append(Provider(**t))
+
+    spillover = None
+    if top["spillover"] is not None:
+        spillover = _spillover(ctx, top["spillover"])
+
+    meta = top["meta"]
+    return {
+        "name": meta.get("name"),
+        "description": meta.get("description") or "",
+        "base_month": settings["base_month"],
+        "horizon_month": settings["horizon_month"],
+        "threshold": settings["threshold"],
+        "max_occupancy": settings["max_occupancy"],
+        "sustain_months": settings["sustain_months"],
+        "regions": tuple(regions),
+        "buyers": tuple(buyers),
+        "providers": tuple(providers),
+        "spillover": spillover,
+    }
+
+
+def _spillover(ctx: _Ctx, raw: Any) -> tuple[tuple[float, ...], ...]:
+    if not isinstance(raw, dict):
+        ctx.fail("spillover", "must be a table like jingjin = { southwest_other = 0.3 }", raw)
+    ids = ctx.region_ids
+    matrix = [[0.0] * len(ids) for _ in ids]
+    for src, row in raw.items():
+        rpath = _key_path("spillover", src)
+        ctx.region(rpath, src)
+        if not isinstance(row, dict):
+            ctx.fail(rpath, "must be a table of destination regions and shares", row)
+        for dst, share in row.items():
+            spath = _key_path(rpath, dst)
+            ctx.region(spath, dst)
+            if dst == src:
+                ctx.fail(spath, "is a self-spill (a region cannot spill into itself)", share)
+            matrix[ids.index(src)][ids.index(dst)] = _number(0, 1)(ctx, spath, share)
+        total = sum(matrix[ids.index(src)])
+        if total > 1 + 1e-12:
+            ctx.fail(rpath, f"shares must sum to <= 1 (they sum to {total:g})", row)
+    return tuple(tuple(row) for row in matrix)
+
+
+# ----------------------------------------------------------------------------- files
+
+
+def builtin_priors_dir() -> Path:
+    """The folder of priors shipped with mcsd.
+
+    Returns
+    -------
+    pathlib.Path
+        ``mcsd/_priors`` in an installed wheel, else the checkout's top-level ``priors/``.
+    """
+    try:
+        packaged = Path(str(resources.files("mcsd") / "_priors"))
+        if packaged.is_dir():
+            return packaged
+    except (ModuleNotFoundError, TypeError):  # pragma: no cover
+        pass
+    return Path(__file__).resolve().parents[2] / "priors"
+
+
+def _resolve(path: str | os.PathLike[str] | None, relative_to: Path | None = None) -> Path:
+    """Find a priors file: as given (relative to ``relative_to`` or the cwd), then by bare
+    name (with or without ``.toml``) in the built-in priors folder."""
+    if path is None:
+        return builtin_priors_dir() / STUDY_PRIORS
+    given = Path(path)
+    first = relative_to / given if relative_to is not None else given
+    candidates = [first]
+    if not given.suffix:
+        candidates.append(first.with_name(first.name + ".toml"))
+    if given.name == str(path):  # a bare name: also look among the built-in priors
+        builtin = builtin_priors_dir()
+        candidates += [builtin / given.name, builtin / (given.name + ".toml")]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate.resolve()
+    builtin = builtin_priors_dir()
+    known = sorted(p.stem for p in builtin.glob("*.toml")) if builtin.is_dir() else []
+    raise PriorsError(
+        given.name,
+        "",
+        f"no such priors file (looked for {', '.join(str(c) for c in candidates)}; "
+        f"built-in priors: {', '.join(known) or 'none'})",
+    )
+
+
+def _parse(path: Path) -> tuple[dict[str, Any], bytes]:
+    """Read and parse one TOML file; syntax errors keep tomllib's line and column."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise PriorsError(path.name, "", f"cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise PriorsError(path.name, "", f"is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return tomllib.loads(text), data
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        m = re.search(r"at line (\d+)", message)
+        if m is None:  # pragma: no cover
+            raise PriorsError(path.name, "", f"is not valid TOML: {message}") from None
+        line_no = int(m.group(1))
+        lines = text.splitlines()
+        line = lines[line_no - 1].strip() if 0 < line_no <= len(lines) else ""
+        raise PriorsError(
+            path.name, f"line {line_no}", f"is not valid TOML: {message}", line
+        ) from None
+
+
+@dataclass
+class _Document:
+    """A parsed priors document, scenarios applied, with what the hash and name need."""
+
+    doc: dict[str, Any]
+    chain_bytes: list[bytes]  # this file first, then its base, its base's base, ...
+    scenario: dict[str, Any] | None = None  # the checked [scenario] table, if any
+
+
+def _load_document(path: Path, chain: tuple[Path, ...] = ()) -> _Document:
+    """Parse ``path``; if it is a scenario, load its base (recursively) and apply it."""
+    doc, data = _parse(path)
+    if "scenario" not in doc:
+        return _Document(doc, [data])
+    ctx = _Ctx(path.name)
+    extra = sorted(set(doc) - {"scenario"})
+    if extra:
+        ctx.fail(
+            extra[0],
+            "cannot be in a scenario file: a scenario changes its base only through "
+            "[[scenario.set]] and [[scenario.scale]]",
+            doc[extra[0]],
+        )
+    scenario = _table(ctx, "scenario", doc["scenario"], _SCENARIO)
+    chain = (*chain, path)
+    try:
+        base_path = _resolve(scenario["base"], relative_to=path.parent)
+    except PriorsError as exc:
+        problem = exc.problem
+    else:
+        problem = ""
+    if problem:
+        ctx.fail("scenario.base", problem, scenario["base"])
+    if base_path in chain:
+        cycle = " -> ".join(p.name for p in (*chain, base_path))
+        ctx.fail("scenario.base", f"forms a cycle ({cycle})", scenario["base"])
+    base = _load_document(base_path, chain)
+    merged = copy.deepcopy(base.doc)
+    for path_i, entry in _array_of_tables(ctx, "scenario.set", scenario["set"]):
+        op = _table(ctx, path_i, entry, _SET)
+        for parent, key, _ in _select(ctx, _key_path(path_i, "field"), merged, op["field"], True):
+            parent[key] = copy.deepcopy(op["value"])
+    for path_i, entry in _array_of_tables(ctx, "scenario.scale", scenario["scale"]):
+        op = _table(ctx, path_i, entry, _SCALE)
+        found = 0
+        for parent, key, node in _select(ctx, _key_path(path_i, "field"), merged, op["field"]):
+            parent[key], n = _scaled(node, op["factor"])
+            found += n
+        if not found:
+            ctx.fail(_key_path(path_i, "field"), "selects no numbers to scale", op["field"])
+    return _Document(merged, [data, *base.chain_bytes], scenario)
+
+
+def _select(
+    ctx: _Ctx, path: str, doc: dict[str, Any], selector: str, create: bool = False
+) -> list[tuple[Any, Any, Any]]:
+    """Resolve a scenario field path to ``(parent, key, node)`` triples.
+
+    Segments are dot-separated. On an array of tables a segment selects the items with that
+    ``id`` (``*``: all items); on a table it is a key (``*``: all keys). With ``create``, the
+    last segment may name a key a table does not have yet (the set adds it).
+    """
+    segments = selector.split(".")
+    nodes: list[tuple[Any, Any, Any]] = [(None, None, doc)]
+    for depth, seg in enumerate(segments):
+        last = depth == len(segments) - 1
+        found: list[tuple[Any, Any, Any]] = []
+        for _, _, node in nodes:
+            if isinstance(node, dict):
+                if seg == "*":
+                    found += [(node, k, v) for k, v in node.items()]
+                elif seg in node or (create and last):
+                    found.append((node, seg, node.get(seg, _MISSING)))
+            elif isinstance(node, list):
+                found += [
+                    (node, i, item)
+                    for i, item in enumerate(node)
+                    if isinstance(item, dict) and (seg == "*" or item.get("id") == seg)
+                ]
+        if not found:
+            where = ".".join(segments[:depth]) or "the top level"
+            ctx.fail(
+                path, f"matches nothing at {seg!r} ({_choices(nodes)} under {where})", selector
+            )
+        nodes = found
+    return nodes
+
+
+def _choices(nodes: list[tuple[Any, Any, Any]]) -> str:
+    """What a selector could have named at this level (for the error message)."""
+    names: list[str] = []
+    for _, _, node in nodes:
+        if isinstance(node, dict):
+            names += [str(k) for k in node]
+        elif isinstance(node, list):
+            names += [str(i["id"]) for i in node if isinstance(i, dict) and "id" in i]
+    unique = list(dict.fromkeys(names))
+    if not unique:
+        return "nothing to select"
+    shown = ", ".join(unique[:12]) + (", ..." if len(unique) > 12 else "")
+    return f"choices: {shown}"
+
+
+def _scaled(node: Any, factor: float) -> tuple[Any, int]:
+    """``node`` with every number in it multiplied by ``factor`` (booleans, strings and keys
+    are left alone); also how many numbers were scaled."""
+    if isinstance(node, bool):
+        return node, 0
+    if isinstance(node, (int, float)):
+        return node * factor, 1
+    if isinstance(node, dict):
+        out, count = {}, 0
+        for key, value in node.items():
+            out[key], n = _scaled(value, factor)
+            count += n
+        return out, count
+    if isinstance(node, list):
+        pairs = [_scaled(value, factor) for value in node]
+        return [v for v, _ in pairs], sum(n for _, n in pairs)
+    return node, 0
+
+
+def load_priors(path: str | os.PathLike[str] | None = None) -> Priors:
+    """Load, validate and freeze a priors file.
+
+    Parameters
+    ----------
+    path : str or os.PathLike, optional
+        A priors or scenario file. A bare name (``"cic2025"``, ``"deepseek_efficiency.toml"``)
+        that is no file in the working directory is looked up among the priors shipped with
+        mcsd. ``None`` loads the study's priors, ``cic2025.toml``.
+
+    Returns
+    -------
+    Priors
+        Immutable priors. ``sha256`` hashes the file's bytes; for a scenario, the bytes of the
+        scenario followed by those of its base (and the base's base, ...).
+
+    Raises
+    ------
+    PriorsError
+        On the first problem found, naming the file, the field path and the value.
+    """
+    resolved = _resolve(path)
+    loaded = _load_document(resolved)
+    fields = _validate(loaded.doc, resolved.name)
+    name = fields.pop("name") or resolved.stem
+    if loaded.scenario is not None:
+        name = loaded.scenario["name"] or resolved.stem
+        fields["description"] = loaded.scenario["description"] or fields["description"]
+    digest = hashlib.sha256(b"".join(loaded.chain_bytes)).hexdigest()
+    return Priors(name=name, source_path=str(resolved), sha256=digest, **fields)
+
+
+PriorsLike = Priors | str | os.PathLike[str] | None
+
+
+def as_priors(priors: PriorsLike) -> Priors:
+    """``priors`` itself, or the priors file / built-in name it names (None: the study)."""
+    return priors if isinstance(priors, Priors) else load_priors(priors)
