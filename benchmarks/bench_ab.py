@@ -32,9 +32,6 @@ import json, sys, time
 sys.path.insert(0, {root!r})
 import mcsd
 from pathlib import Path
-
-from bench_engine import _cpu_model  # the script's own folder is on sys.path
-from revisions import worktree
 assert Path(mcsd.__file__).resolve().is_relative_to(Path({root!r}).resolve()), mcsd.__file__
 p = mcsd.load_priors()
 mcsd.simulate(p, n_paths=2_000, seed=1, threads={threads}, progress=False)

@@ -6,6 +6,7 @@ Plain frozen dataclasses: no TOML, no numba. Units live in field names (``_mw``,
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -139,14 +140,14 @@ class Priors:
         """Months from the base (exclusive) to the horizon (inclusive)."""
         return month_number(self.horizon_month) - month_number(self.base_month)
 
-    @property
+    @functools.cached_property  # pandas' period arithmetic costs ~2 ms a call
     def month_ends(self) -> pd.DatetimeIndex:
         """Month-end timestamps of months 1..n_months."""
         start = pd.Period(self.base_month, "M") + 1
         periods = pd.period_range(start, periods=self.n_months, freq="M")
         return periods.to_timestamp(how="end").normalize()
 
-    @property
+    @functools.cached_property
     def calendar_years(self) -> tuple[int, ...]:
         """Calendar years touched by months 1..n_months, in order."""
         return tuple(sorted({int(y) for y in self.month_ends.year}))

@@ -108,7 +108,13 @@ class Accumulators:
 
     @classmethod
     def empty(cls, sizes: Sizes) -> Accumulators:
-        arrays: list[np.ndarray] = [np.full(s.shape(sizes), s.fill, s.dtype) for s in STATISTICS]
+        # zeros come from calloc: pages of the 10 MB histograms a run never touches stay free
+        arrays: list[np.ndarray] = [
+            np.zeros(s.shape(sizes), s.dtype)
+            if s.fill == 0
+            else np.full(s.shape(sizes), s.fill, s.dtype)
+            for s in STATISTICS
+        ]
         return cls(0, Counts(*arrays))
 
     @classmethod
