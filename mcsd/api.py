@@ -13,9 +13,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from mcsd.engine.defaults import DEFAULT_PATHS, DEFAULT_SEED
 from mcsd.engine.executor import (
-    DEFAULT_PATHS,
-    DEFAULT_SEED,
     CompiledRun,
     Kept,
     run_paths,
@@ -102,8 +101,10 @@ def simulate(
         Add per-path cubes (``path`` dim). Memory: 4 x (regions+1) x months x 8 bytes per
         path (about 7.7 kB for the study priors); everything else is fixed-size.
     threads : int or None
-        Worker threads; default NUMBA_NUM_THREADS or the usable cores. Does not change
-        the numbers.
+        Worker threads, 1 to 4 x the usable cores (at least 8; more is refused); default
+        NUMBA_NUM_THREADS (an invalid value is a ValueError naming it) or the usable cores.
+        Does not change the numbers. Before running, the memory the run needs is estimated
+        and a run that cannot fit in the available memory is refused with both figures.
     quantiles, levels : sequences of floats
         Quantile probabilities; occupancy levels for ``occupancy_exceedance`` (multiples of
         0.001, exact).
@@ -111,10 +112,18 @@ def simulate(
         Progress bar on stderr; None shows one for runs longer than about a second.
     client : dask.distributed.Client or None
         Run the paths as tasks on this Dask cluster (``mcsd.engine.distributed``; needs the
-        ``dask`` extra). Same numbers, bit for bit, as a local run.
+        ``dask`` extra). Same numbers, bit for bit, as a local run. Every worker must run
+        the client's mcsd version and kernel sources; otherwise ``DistributedError`` names
+        the worker.
     keep_paths_store : path or None
-        With ``client`` and ``keep_paths``: the zarr store (overwritten) that receives the
-        per-path cube, opened lazily in the result; default a new temporary folder.
+        With ``client`` and ``keep_paths``: the zarr store that receives the per-path cube,
+        opened lazily in the result. It must be a new path, an empty folder, or a store mcsd
+        wrote (marked ``mcsd_store = 1``), which is overwritten; anything else raises
+        ``PathStoreError`` and is left untouched. Default: a new temporary folder owned by
+        mcsd, removed when the result is closed (``ds.close()`` or ``with simulate(...) as
+        ds:``), once nothing derived from the result references it, or at interpreter exit,
+        whichever comes first; ``.load()`` what you want to keep before closing. It is also
+        removed if the run fails.
     batch_paths : int or None
         With ``client``: paths per task (default chosen from n_paths and the worker count).
     target_se, max_paths, se_cells
@@ -129,7 +138,10 @@ def simulate(
     p = as_priors(priors)
     q = check_probabilities("quantiles", quantiles, None)
     lv = check_probabilities("levels", levels, 0.001)
-    n, seed, nthreads = validate_run(n_paths, seed, threads)
+    local = client is None or point
+    n, seed, nthreads = validate_run(
+        n_paths, seed, threads, priors=p if local else None, keep_paths=keep_paths and not point
+    )
     if target_se is not None:
         if point or keep_paths or client is not None:
             raise ValueError("target_se cannot be combined with point, keep_paths or client")
@@ -202,7 +214,7 @@ def simulate_to_precision(
     p = as_priors(priors)
     q = check_probabilities("quantiles", quantiles, None)
     lv = check_probabilities("levels", levels, 0.001)
-    _, seed, nthreads = validate_run(1, seed, threads)
+    _, seed, nthreads = validate_run(1, seed, threads, priors=p)
     run = CompiledRun.build(p, seed)
     acc, report = run_to_precision(
         p, run, target_se, max_paths, se_cells, nthreads, progress,

@@ -23,7 +23,8 @@ import numpy as np
 import xarray as xr
 
 from mcsd.dims import REGION, TIME
-from mcsd.engine.executor import CHUNK_PATHS, DEFAULT_SEED, CompiledRun, execute, validate_run
+from mcsd.engine.defaults import DEFAULT_SEED
+from mcsd.engine.executor import CHUNK_PATHS, CompiledRun, execute, validate_run
 from mcsd.priors.loader import PriorsLike, as_priors
 from mcsd.results.dataset import region_names
 from mcsd.results.provenance import provenance
@@ -85,7 +86,7 @@ def compare(
     Also ``p_no_turning_point_a``/``_b`` per region. Memory is fixed by the chunk size.
     """
     pa, pb = as_priors(priors_a), as_priors(priors_b)
-    n, seed, nthreads = validate_run(n_paths, seed, threads)
+    n, seed, nthreads = validate_run(n_paths, seed, threads, priors=pa, runs=2)
     if pa.region_ids != pb.region_ids:
         raise ValueError(
             f"compare: priors {pa.name} and {pb.name} have different regions "

@@ -26,7 +26,10 @@ Outputs Y, per region (incl. national):
   The indices then attribute the variance of this censored month, so they mix "when" with
   "whether by the horizon".
 
-Where Y is constant (V = 0, e.g. a region short on every path) the indices are NaN.
+Where Y is constant (V = 0, e.g. a region short on every path, or one path whose A and B
+runs agree) there is no variance to attribute: ``sensitivity`` gives indices (and their
+bootstrap bounds) of 0.0 there and flags the cell in ``{output}_no_variance``; it never
+returns NaN. (``sobol_indices`` itself leaves NaN there.)
 95% confidence intervals: percentile bootstrap over paths (the same path indices resampled
 in A, B and every AB_g), from the per-path outputs kept for the selected cells only
 (n x regions x (years + 1) per run, int8/int16).
@@ -42,8 +45,9 @@ import pandas as pd
 import xarray as xr
 
 from mcsd.dims import GROUP, REGION, YEAR
-from mcsd.engine.executor import CHUNK_PATHS, DEFAULT_SEED, CompiledRun, execute, validate_run
-from mcsd.kernels.layout import GROUPS
+from mcsd.engine.defaults import DEFAULT_SEED
+from mcsd.engine.executor import CHUNK_PATHS, CompiledRun, execute, validate_run
+from mcsd.kernels.layout import GROUPS, VAR_DEMAND, VAR_OCCUPANCY, VAR_SUPPLY
 from mcsd.priors.loader import PriorsLike, as_priors
 from mcsd.priors.model import Priors
 from mcsd.results.dataset import region_names
@@ -161,11 +165,15 @@ def sensitivity(
     (incl. national), ``year`` (year ends) and variables, for output ``shortage`` (dims
     group, region, year) and ``turning_month`` (dims group, region):
     ``{output}_first_order``, ``{output}_total``, their ``_lo``/``_hi`` 95% bootstrap
-    bounds, and ``{output}_mean``, ``{output}_variance`` (without the group dim).
+    bounds, and ``{output}_mean``, ``{output}_variance`` and ``{output}_no_variance``
+    (without the group dim). ``{output}_no_variance`` is True where the output is constant
+    over the pooled A and B paths (V <= 1e-12, e.g. a region short on every path): the
+    indices and their bounds are then 0.0 (no variance to attribute), never NaN. A bound
+    whose every bootstrap resample is constant is the point estimate.
     Groups not analysed keep their run-A draws in every run.
     """
     p = as_priors(priors)
-    n, sa, nthreads = validate_run(n_paths, seed, threads)
+    n, sa, nthreads = validate_run(n_paths, seed, threads, priors=p, runs=2 + len(tuple(groups)))
     groups = tuple(groups)
     bad = [x for x in groups if x not in GROUPS]
     if bad or not groups or len(set(groups)) != len(groups):
@@ -186,8 +194,25 @@ def sensitivity(
     ye, years = _year_end_months(p)
     threshold = model.threshold
 
+    max_occ = model.max_occupancy
+
+    def short_at_year_ends(v):
+        """The kernel's shortage rule (``mcsd.kernels.fold.mark_full``) on kept paths:
+        occupancy >= threshold, or held at the cap (served >= max_occupancy x supply) when
+        threshold <= max_occupancy; national when every region is at its cap."""
+        occ = v[:, VAR_OCCUPANCY][:, :, ye]
+        short = occ >= threshold
+        if threshold <= max_occ:
+            served = v[:, VAR_DEMAND][:, :, ye]
+            supply = v[:, VAR_SUPPLY][:, :, ye]
+            at_cap = served >= max_occ * supply
+            full = at_cap & (supply > 0.0)
+            full[:, -1] = at_cap[:, :-1].all(axis=1) & (supply[:, -1] > 0.0)
+            short |= full
+        return short
+
     def on_chunk(path0, m, vals, turns):
-        short = np.stack([v[:, 0][:, :, ye] >= threshold for v in vals]).astype(np.int8)
+        short = np.stack([short_at_year_ends(v) for v in vals]).astype(np.int8)
         tm = np.stack([np.where(t > 0, t, T + 1) for t in turns]).astype(np.int16)
         return short, tm  # (runs, m, R1, K), (runs, m, R1)
 
@@ -207,17 +232,22 @@ def sensitivity(
     ):
         ya, yb, yab = y[0], y[1], y[2:]
         s, st = sobol_indices(ya, yb, yab)
+        # V = 0 exactly where sobol_indices leaves NaN (the same test on the same V)
+        flat = np.isnan(s).all(axis=0) | np.isnan(st).all(axis=0)
+        s = np.where(flat, 0.0, s)
+        st = np.where(flat, 0.0, st)
         data[f"{name}_first_order"] = (dims, s)
         data[f"{name}_total"] = (dims, st)
         if n_boot > 0:
-            s_lo, s_hi, st_lo, st_hi = bootstrap_indices(ya, yb, yab, n_boot, seed=sa % 2**32)
-            data[f"{name}_first_order_lo"] = (dims, s_lo)
-            data[f"{name}_first_order_hi"] = (dims, s_hi)
-            data[f"{name}_total_lo"] = (dims, st_lo)
-            data[f"{name}_total_hi"] = (dims, st_hi)
+            bounds = bootstrap_indices(ya, yb, yab, n_boot, seed=sa % 2**32)
+            pairs = (("first_order", bounds[:2], s), ("total", bounds[2:], st))
+            for key, b, point in pairs:
+                for side, v in zip(("lo", "hi"), b, strict=True):
+                    data[f"{name}_{key}_{side}"] = (dims, np.where(np.isnan(v), point, v))
         pooled = np.concatenate([ya, yb]).astype(np.float64)
         data[f"{name}_mean"] = (dims[1:], pooled.mean(axis=0))
         data[f"{name}_variance"] = (dims[1:], pooled.var(axis=0))
+        data[f"{name}_no_variance"] = (dims[1:], flat)
     ds = xr.Dataset(data, coords=coords)
     ds[GROUP].attrs["long_name"] = "input group"
     ds["group_label"] = ("group", np.array([GROUP_LABELS[g] for g in groups], dtype=object))
@@ -229,13 +259,17 @@ def sensitivity(
         ds[f"{name}_first_order"].attrs["long_name"] = f"first-order Sobol index of the {what}"
         ds[f"{name}_total"].attrs["long_name"] = f"total Sobol index of the {what}"
         for k in ("first_order", "total"):
-            for b in ("lo", "hi"):
-                if f"{name}_{k}_{b}" in ds:
-                    ds[f"{name}_{k}_{b}"].attrs["long_name"] = (
-                        f"{'lower' if b == 'lo' else 'upper'} bound, 95% percentile bootstrap"
+            for end in ("lo", "hi"):
+                if f"{name}_{k}_{end}" in ds:
+                    ds[f"{name}_{k}_{end}"].attrs["long_name"] = (
+                        f"{'lower' if end == 'lo' else 'upper'} bound, 95% percentile bootstrap"
                     )
         ds[f"{name}_mean"].attrs["long_name"] = f"mean of the {what} (runs A and B)"
         ds[f"{name}_variance"].attrs["long_name"] = f"variance of the {what} (runs A and B)"
+        ds[f"{name}_no_variance"].attrs["long_name"] = (
+            f"True where the {what} is constant over runs A and B (no variance to attribute: "
+            "its indices and bounds are 0.0)"
+        )
     ds.attrs.update(
         provenance(
             f"mcsd grouped Sobol indices for priors {p.name}",

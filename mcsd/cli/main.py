@@ -1,13 +1,17 @@
 """The ``mcsd`` command: ``run``, ``check``, ``plot``.
 
 Exit codes: 0 success; 1 ``check`` ran but point mode differs from the study by more than
-1 MW; 2 bad input (priors, arguments, files) with one line on stderr and no traceback.
+1 MW; 2 bad input (priors, arguments, files), an unwritable output or standard output, with
+one line on stderr and no traceback; 130 interrupted (SIGINT, Ctrl-C); 143 terminated
+(SIGTERM). A closed standard output (``mcsd run | head``) is a normal end (exit 0, quiet).
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,8 +21,9 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
+from mcsd.cli.text import safe
 from mcsd.dims import REGION, YEAR
-from mcsd.engine.executor import DEFAULT_PATHS, DEFAULT_SEED, MAX_PATHS
+from mcsd.engine.defaults import DEFAULT_PATHS, DEFAULT_SEED, MAX_PATHS
 
 DEFAULT_OUT = "mcsd_result.nc"
 CHECK_TOLERANCE_MW = 1.0
@@ -26,6 +31,10 @@ CHECK_TOLERANCE_MW = 1.0
 
 class UsageError(Exception):
     """A wrong command-line argument (exit 2)."""
+
+
+class Terminated(KeyboardInterrupt):
+    """Raised by the CLI's SIGTERM handler, so cleanup (``finally``) runs as for Ctrl-C."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -160,7 +169,10 @@ def cmd_check(args: argparse.Namespace) -> int:
                 }
             )
     table = pd.DataFrame(rows).set_index(["region", "year"])
-    print(f"priors {priors.name} ({priors.source_path}): valid")
+    table.index = table.index.set_levels(
+        [safe(r) for r in table.index.levels[0]], level=0, verify_integrity=False
+    )
+    print(f"priors {safe(priors.name)} ({safe(priors.source_path)}): valid")
     print("point mode (every input at its median), year-end stocks beside the study's (MW):")
     with pd.option_context("display.width", 160, "display.max_columns", 20):
         print(table.round(1).to_string())
@@ -196,17 +208,20 @@ def summary_table(ds) -> pd.DataFrame:
         )
     out["median turn"] = median
     out["P(no turn)"] = ds.p_no_turning_point.to_pandas()
+    out.index = [safe(r) for r in out.index]  # region ids are user-supplied: no escapes
+    out.index.name = REGION
     return out
 
 
-def _check_writable(out: Path) -> None:
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"mcsd run: error: output folder does not exist: {folder}")
-    if not os.access(folder, os.W_OK):
-        raise UsageError(f"mcsd run: error: output folder is not writable: {folder}")
-    if out.is_dir():
-        raise UsageError(f"mcsd run: error: --out is a folder: {out}")
+def _check_output(out: str, priors=None) -> Path:
+    """The output rules of :mod:`mcsd.cli.outputs` (checked before the run starts)."""
+    from mcsd.cli.outputs import OutputError, check_output, priors_chain
+
+    inputs = priors_chain(priors) if priors is not None else []
+    try:
+        return check_output(out, inputs, atomic=True)
+    except OutputError as err:
+        raise UsageError(f"mcsd run: error: {err}") from None
 
 
 @contextmanager
@@ -215,19 +230,24 @@ def _dask_client(args: argparse.Namespace) -> Iterator[object]:
     if args.scheduler is None and args.workers is None:
         yield None
         return
-    from mcsd.engine.distributed import DistributedError, connect, local_cluster
+    from mcsd.engine.distributed import DistributedError, close_quietly, connect, local_cluster
 
     cluster = None
     try:
         if args.scheduler is not None:
             client = connect(args.scheduler)
         else:
-            cluster, client = local_cluster(args.workers)
+            cluster, client = local_cluster(args.workers)  # quiet on Ctrl-C while starting
     except DistributedError as err:
         raise UsageError(f"mcsd run: error: {err}") from None
     try:
         yield client
-    finally:
+    except BaseException as err:  # Ctrl-C, a failed run: close quietly, no Dask log lines
+        close_quietly(client, cluster)
+        if isinstance(err, DistributedError):
+            raise UsageError(f"mcsd run: error: {err}") from None
+        raise
+    else:
         client.close()
         if cluster is not None:
             cluster.close()
@@ -235,12 +255,13 @@ def _dask_client(args: argparse.Namespace) -> Iterator[object]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from mcsd.api import simulate
+    from mcsd.cli.outputs import write_error
     from mcsd.priors.loader import load_priors
     from mcsd.results.io import write_netcdf
 
-    out = Path(args.out)
-    _check_writable(out)
+    out = _check_output(args.out)  # folder, name, target kind: before loading anything
     priors = load_priors(args.priors)
+    out = _check_output(args.out, priors)  # and not one of the priors' files
     if args.target_se is None and args.max_paths is not None:
         raise UsageError("mcsd run: error: --max-paths needs --target-se")
     if args.target_se is not None and (args.scheduler or args.workers):
@@ -266,9 +287,14 @@ def cmd_run(args: argparse.Namespace) -> int:
                 client=client,
             )
     # --- end precision-targeted run ---
+    # The result first: a broken or full standard output must not lose it.
+    try:
+        write_netcdf(ds, out)
+    except OSError as err:
+        raise UsageError(f"mcsd run: error: {write_error(out, err)}") from None
     table = summary_table(ds)
     print(
-        f"mcsd run: priors {priors.name}, {args.paths:,} paths, seed {args.seed}, "
+        f"mcsd run: priors {safe(priors.name)}, {args.paths:,} paths, seed {args.seed}, "
         f"threshold {priors.threshold:g}"
     )
     with pd.option_context("display.width", 200, "display.max_columns", 30):
@@ -281,13 +307,98 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"target SE {args.target_se:g} {state} with {args.paths:,} paths"
             + ("" if ds.attrs["converged"] else f"; {ds.attrs['n_non_converged_cells']} cells")
         )
-    write_netcdf(ds, out)
-    print(f"wrote {out}")
+    print(f"wrote {safe(out)}")
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``mcsd`` command; returns the exit code."""
+def _on_sigterm(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one Terminated; cleanup is not cut short
+    raise Terminated()
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM raises :class:`Terminated` (cleanup runs, exit 143); SIGXFSZ is ignored, so a
+    write past ``ulimit -f`` fails with EFBIG instead of killing the process. The previous
+    handlers are restored after (``main`` is also called in-process, by tests)."""
+    wanted: dict[int, Any] = {signal.SIGTERM: _on_sigterm}
+    if hasattr(signal, "SIGXFSZ"):
+        wanted[signal.SIGXFSZ] = signal.SIG_IGN
+    previous: dict[int, Any] = {}
+    for signum, handler in wanted.items():
+        try:
+            previous[signum] = signal.signal(signum, handler)
+        except (ValueError, OSError):  # not the main thread: leave signals alone
+            pass
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            try:
+                signal.signal(signum, handler)
+            except (ValueError, OSError, TypeError):  # pragma: no cover
+                pass
+
+
+class _StdoutError(Exception):
+    """Writing to standard output failed (the ``OSError`` is ``__cause__``)."""
+
+
+class _GuardedStdout:
+    """``sys.stdout`` while a command runs: its write errors become :class:`_StdoutError`,
+    so they are told apart from any other ``OSError``."""
+
+    def __init__(self, stream) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            raise _StdoutError() from exc
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            raise _StdoutError() from exc
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
+def _silence_stdout() -> None:
+    """Point the stdout file descriptor at devnull, so the interpreter's final flush of what
+    is still buffered cannot fail again ("Exception ignored ... BrokenPipeError")."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (tests' capture)
+        return
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+    except OSError:  # pragma: no cover
+        pass
+
+
+def _stderr_line(line: str) -> None:
+    try:
+        print(safe(line), file=sys.stderr, flush=True)
+    except (OSError, ValueError):  # stderr gone too: nothing left to tell
+        pass
+
+
+def _reconfigure_streams() -> None:
+    """Unencodable characters are escaped, never a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+
+
+def _dispatch(argv: list[str] | None) -> int:
     from mcsd.priors.loader import PriorsError
     from mcsd.results.io import ResultFileError
 
@@ -295,14 +406,43 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return int(args.func(args))
     except UsageError as err:
-        print(str(err), file=sys.stderr)
+        _stderr_line(str(err))
         return 2
     except (PriorsError, ResultFileError) as err:
-        print(f"mcsd: error: {err}", file=sys.stderr)
+        _stderr_line(f"mcsd: error: {err}")
         return 2
+    except ValueError as err:  # the API's argument, environment and memory checks
+        _stderr_line(f"mcsd: error: {safe(str(err))}")
+        return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``mcsd`` command; returns the exit code."""
+    _reconfigure_streams()
+    real_stdout = sys.stdout
+    sys.stdout = _GuardedStdout(real_stdout)
+    try:
+        with _signals():
+            code = _dispatch(argv)
+            sys.stdout.flush()  # a closed or full stdout shows here, not at exit
+        return code
+    except _StdoutError as err:
+        sys.stdout = real_stdout
+        _silence_stdout()
+        cause = err.__cause__
+        if isinstance(cause, BrokenPipeError) or getattr(cause, "errno", None) == errno.EPIPE:
+            return 0  # the reader went away (mcsd run | head): a normal end, quiet
+        reason = getattr(cause, "strerror", None) or str(cause)
+        _stderr_line(f"mcsd: error: cannot write to standard output: {reason}")
+        return 2
+    except Terminated:
+        _stderr_line("mcsd: terminated")
+        return 143
     except KeyboardInterrupt:
-        print("mcsd: interrupted", file=sys.stderr)
+        _stderr_line("mcsd: interrupted")
         return 130
+    finally:
+        sys.stdout = real_stdout
 
 
 if __name__ == "__main__":

@@ -60,9 +60,26 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    line = " ".join(str(message).split())
-    print(f"{PROG}: error: {line}", file=sys.stderr)
+    from mcsd.cli.text import safe
+
+    line = " ".join(safe(message).split())
+    try:
+        print(f"{PROG}: error: {line}", file=sys.stderr)
+    except (OSError, ValueError):  # stderr gone too: nothing left to tell
+        pass
     return 2
+
+
+def output_paths(out: Path, kind: str, formats: tuple[str, ...]) -> list[Path]:
+    """The files ``mcsd.plot.save_figures(ds, kind, out, formats)`` writes, in its order
+    (a ``.png``/``.svg``/``.pdf`` suffix of ``out`` is replaced by each format's)."""
+    stem = out.with_suffix("") if out.suffix.lower().lstrip(".") in FIGURE_FORMATS else out
+    kinds = [k for k in FIGURE_KINDS if k != "all"] if kind == "all" else [kind]
+    paths = []
+    for k in kinds:
+        base = stem.with_name(f"{stem.name}_{k}") if kind == "all" else stem
+        paths += [base.with_name(f"{base.name}.{fmt}") for fmt in formats]
+    return paths
 
 
 def run_plot(args: argparse.Namespace) -> int:
@@ -80,14 +97,26 @@ def run_plot(args: argparse.Namespace) -> int:
         ds = read_result(result)
     except ResultFileError as err:
         return _error(str(err))
+    from mcsd.cli.outputs import OutputError, check_output, write_error
+    from mcsd.cli.text import safe
+
     out = Path(args.out) if args.out is not None else result.with_suffix("")
     formats = tuple(dict.fromkeys(args.formats or ("png",)))
+    # The same output rules as mcsd run (no folder is created; no input is overwritten),
+    # checked for every file before any figure is drawn.
+    try:
+        for path in output_paths(out, args.kind, formats):
+            check_output(path, [result], atomic=False)
+    except OutputError as err:
+        return _error(str(err))
     try:
         paths = save_figures(ds, args.kind, out, formats=formats)
-    except (ValueError, OSError) as err:
+    except OSError as err:
+        return _error(write_error(getattr(err, "filename", None) or out, err))
+    except ValueError as err:
         return _error(str(err))
     for path in paths:
-        print(path)
+        print(safe(path))
     return 0
 
 

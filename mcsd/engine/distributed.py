@@ -12,15 +12,32 @@ task lost with its worker is recomputed by Dask and gives the same numbers.
 
 ``keep_paths`` with a client writes the per-path cube to a zarr store created up front
 (``path`` chunks aligned with the tasks, so each task writes its own chunks); the result's
-per-path variables are opened lazily from it.
+per-path variables are opened lazily from it. A store given by the caller must be new, an
+empty folder or an mcsd store (marked ``mcsd_store = 1`` in its group attrs); anything else is
+refused, never emptied. The default temporary store is removed when the result is closed
+(``ds.close()``), when nothing references its per-path data any more, or at interpreter exit.
+
+Before any task is submitted every worker must run the client's mcsd version with the same
+kernel sources (``identity``: version and a sha256 over the kernel, array-builder and
+accumulator source files); each task checks it again (workers that join later).
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
+import contextlib
+import functools
+import hashlib
+import logging
 import math
 import os
+import shutil
+import signal
 import tempfile
+import threading
 import uuid
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,7 +59,97 @@ PATH_VAR_NAMES = (*(f"{v}_path" for v in PATH_VARS), "turning_month_path")
 
 
 class DistributedError(RuntimeError):
-    """Dask is missing, or the scheduler cannot be reached."""
+    """Dask is missing, the scheduler cannot be reached, or a worker differs from the client."""
+
+
+class PathStoreError(ValueError):
+    """``keep_paths_store`` names something mcsd will not overwrite."""
+
+
+class WorkerMismatchError(RuntimeError):
+    """Raised inside a task on a worker whose mcsd version or kernel digest differs."""
+
+
+# ---- worker identity: mcsd version and a digest of the number-making sources ----------------
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+_DIGEST_FILES = ("engine/arrays.py", "results/accumulators.py")
+
+
+def kernel_digest() -> str:
+    """sha256 over the installed source files that make the numbers: ``mcsd/kernels/*.py``,
+    ``mcsd/engine/arrays.py`` and ``mcsd/results/accumulators.py`` (names and contents)."""
+    files = sorted(_PACKAGE_DIR.glob("kernels/*.py")) + [_PACKAGE_DIR / f for f in _DIGEST_FILES]
+    h = hashlib.sha256()
+    for f in files:
+        data = f.read_bytes()
+        h.update(f.relative_to(_PACKAGE_DIR).as_posix().encode() + b"\0")
+        h.update(len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _cached_identity() -> tuple[str, str]:
+    from mcsd._version import __version__
+
+    return __version__, kernel_digest()
+
+
+def identity() -> dict[str, str]:
+    """This process's mcsd version and kernel digest (read once per process, near the time
+    its kernels were loaded)."""
+    version, digest = _cached_identity()
+    return {"version": version, "digest": digest}
+
+
+def worker_identity() -> dict[str, str]:
+    """Run on each worker by ``check_workers`` (``client.run``)."""
+    return identity()
+
+
+def _describe(ident: dict[str, str]) -> str:
+    return f"mcsd {ident.get('version')!s:.40} kernels {ident.get('digest')!s:.12}"
+
+
+def check_workers(client: Any) -> dict[str, str]:
+    """The client's ``identity()``; ``DistributedError`` naming every worker whose mcsd
+    version or kernel digest differs (or which cannot run mcsd at all)."""
+    mine = identity()
+    try:
+        theirs = client.run(worker_identity, on_error="return")
+    except Exception as exc:  # noqa: BLE001 - one line, below
+        raise DistributedError(
+            f"cannot check the workers' mcsd version ({type(exc).__name__}: {exc})"
+        ) from None
+    bad = []
+    for address, ident in sorted(theirs.items()):
+        if isinstance(ident, BaseException):
+            bad.append(f"{address} cannot run mcsd ({type(ident).__name__}: {ident!s:.80})")
+        elif not isinstance(ident, dict) or ident != mine:
+            got = _describe(ident) if isinstance(ident, dict) else repr(ident)[:40]
+            bad.append(f"{address} runs {got}")
+    if bad:
+        raise DistributedError(
+            f"Dask worker(s) differ from the client ({_describe(mine)}), which would change "
+            f"the numbers: {'; '.join(bad)}"
+        )
+    return mine
+
+
+def _check_in_task(expected: tuple[str, str] | None) -> None:
+    if expected is None or _cached_identity() == tuple(expected):
+        return
+    try:
+        from distributed import get_worker
+
+        where = get_worker().address
+    except Exception:  # noqa: BLE001 - not on a worker
+        where = "this process"
+    v, d = _cached_identity()
+    raise WorkerMismatchError(
+        f"Dask worker {where} runs mcsd {v} kernels {d[:12]}, the client mcsd "
+        f"{expected[0]} kernels {expected[1][:12]}"
+    )
 
 
 def _require_dask() -> Any:
@@ -66,28 +173,161 @@ def _require_zarr() -> Any:
     return zarr
 
 
+def _probe(address: str, timeout: float) -> None:
+    """Ask ``address`` for its identity over Dask's protocol, all within ``timeout`` seconds
+    (a hard bound: a server that accepts and then says nothing or garbage cannot stall it).
+    ``DistributedError`` unless a Dask scheduler answers."""
+    from distributed.comm import connect as comm_connect
+    from distributed.comm.addressing import parse_address
+
+    try:
+        parse_address(address)
+    except (ValueError, TypeError) as exc:
+        raise DistributedError(
+            f"not a Dask scheduler address: {address!r} ({exc!s:.100})"
+        ) from None
+
+    async def ask() -> Any:
+        comm = await comm_connect(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True, "n_workers": 0})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    async def bounded() -> Any:
+        return await asyncio.wait_for(ask(), timeout)
+
+    out: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            out["reply"] = asyncio.run(bounded())
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            out["error"] = exc
+
+    thread = threading.Thread(target=target, name="mcsd-probe", daemon=True)
+    thread.start()
+    thread.join(timeout + 2.0)
+    reply = out.get("reply")
+    if isinstance(reply, dict) and reply.get("type") == "Scheduler":
+        return
+    err = out.get("error")
+    if isinstance(err, ValueError):
+        raise DistributedError(f"not a Dask scheduler address: {address!r} ({err!s:.100})")
+    why = "no answer" if thread.is_alive() or err is None else type(err).__name__
+    if err is not None and not isinstance(err, (OSError, TimeoutError)):
+        why = f"the server there does not speak Dask's protocol: {why}"
+    if reply is not None:
+        why = "the server there is not a Dask scheduler"
+    raise DistributedError(
+        f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({why})"
+    )
+
+
+def _close_failed_client(exc: BaseException) -> None:
+    """Close the half-built ``Client`` whose constructor raised ``exc`` now, quickly and
+    quietly (otherwise its ``__del__`` stalls 20 s at exit and prints a traceback)."""
+    import distributed
+
+    tb = exc.__traceback__
+    while tb is not None:
+        obj = tb.tb_frame.f_locals.get("self")
+        if isinstance(obj, distributed.Client):
+            with contextlib.suppress(BaseException):
+                obj.close(timeout=2)
+            with contextlib.suppress(BaseException):
+                obj.status = "closed"  # __del__ then does nothing
+            break
+        tb = tb.tb_next
+
+
 def connect(address: str, timeout: float | None = None) -> Any:
-    """A ``distributed.Client`` of the scheduler at ``address``; ``DistributedError`` if it
-    cannot be reached within ``timeout`` seconds (default ``CONNECT_TIMEOUT_S``)."""
+    """A ``distributed.Client`` of the scheduler at ``address``; ``DistributedError`` (one
+    line) if it is not a valid address or no Dask scheduler answers within ``timeout``
+    seconds (default ``CONNECT_TIMEOUT_S``)."""
     distributed = _require_dask()
     timeout = CONNECT_TIMEOUT_S if timeout is None else timeout
+    _probe(address, timeout)
     try:
         return distributed.Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise DistributedError(
-            f"cannot reach the Dask scheduler at {address} within {timeout:g} s "
-            f"({type(exc).__name__})"
-        ) from None
+    except Exception as exc:  # noqa: BLE001 - one line, below
+        _close_failed_client(exc)
+        name = type(exc).__name__
+    raise DistributedError(
+        f"cannot reach the Dask scheduler at {address!r} within {timeout:g} s ({name})"
+    )
+
+
+@contextlib.contextmanager
+def _sigint_deferred() -> Any:
+    """Defer SIGINT (blocked in this thread, ignored by the worker processes started
+    meanwhile): a terminal's Ctrl-C then interrupts only the client, which closes the
+    cluster itself; a Ctrl-C that arrived meanwhile is delivered on exit."""
+    main = threading.current_thread() is threading.main_thread()
+    if not main:
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    handler = signal.signal(signal.SIGINT, signal.SIG_IGN)  # inherited by spawned workers
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, handler)
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def dask_setup(worker: Any) -> None:
+    """Preload of ``local_cluster``'s worker processes (restarted ones too): ignore SIGINT,
+    so a terminal's Ctrl-C stops the client, which closes the cluster quietly."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _silence_logs() -> None:
+    logging.getLogger("distributed").setLevel(logging.CRITICAL + 1)
+
+
+def close_quietly(client: Any, cluster: Any = None, timeout: float = 10.0) -> None:
+    """Close ``client`` and ``cluster`` (after an interruption): no second Ctrl-C, no log
+    lines from Dask, every error suppressed, each step bounded by ``timeout`` seconds."""
+    main = threading.current_thread() is threading.main_thread()
+    old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+    log = logging.getLogger("distributed")
+    level = log.level
+    log.setLevel(logging.CRITICAL + 1)
+    try:
+        if cluster is not None and client is not None:  # our own workers share our stderr
+            with contextlib.suppress(BaseException):
+                client.run(_silence_logs)
+        for thing in (client, cluster):
+            if thing is not None:
+                with contextlib.suppress(BaseException):
+                    thing.close(timeout=timeout)
+    finally:
+        log.setLevel(level)
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
 
 
 def local_cluster(n_workers: int) -> tuple[Any, Any]:
     """Start ``LocalCluster(n_workers, 1 thread each, processes)``; (cluster, client)."""
     distributed = _require_dask()
-    cluster = distributed.LocalCluster(
-        n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None
-    )
-    client = distributed.Client(cluster, set_as_default=False)
-    client.wait_for_workers(n_workers, timeout=120)
+    cluster = client = None
+    try:
+        with _sigint_deferred():
+            cluster = distributed.LocalCluster(
+                n_workers=n_workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+                preload=[__name__],  # dask_setup: workers ignore SIGINT
+            )
+            client = distributed.Client(cluster, set_as_default=False)
+            client.wait_for_workers(n_workers, timeout=120)
+    except BaseException:
+        close_quietly(client, cluster)
+        raise
     return cluster, client
 
 
@@ -132,11 +372,18 @@ def unpack(packed: dict[str, Any]) -> Accumulators:
 
 
 def run_task(
-    run: CompiledRun, path0: int, n: int, store: str | None = None, chunk: int = 0
+    run: CompiledRun,
+    path0: int,
+    n: int,
+    store: str | None = None,
+    chunk: int = 0,
+    expected: tuple[str, str] | None = None,
 ) -> dict[str, Any]:
     """One task: the accumulators of paths path0 .. path0+n-1 (packed), by the engine's one
     executor on one thread; with ``store``, its per-chunk hook also writes the paths' values
-    to that zarr store, ``chunk`` paths at a time."""
+    to that zarr store, ``chunk`` paths at a time. With ``expected`` (the client's mcsd
+    version and kernel digest) a worker that differs raises ``WorkerMismatchError``."""
+    _check_in_task(expected)
     if store is None:
         return pack(run_paths(run, n, 1, first_path=path0, chunk=CHUNK_PATHS))
     zarr = _require_zarr()
@@ -183,9 +430,55 @@ class OrderedTree:
 # ---- keep_paths: the zarr store -------------------------------------------------------------
 
 
+STORE_MARK = "mcsd_store"  # group attribute (= 1) marking a zarr store mcsd created
+_STORE_ENTRIES = frozenset(
+    {*PATH_VAR_NAMES, "path", "zarr.json", ".zgroup", ".zattrs", ".zmetadata"}
+)
+
+
+def is_mcsd_store(folder: str | os.PathLike) -> bool:
+    """True if ``folder`` is a zarr group marked ``mcsd_store = 1`` holding nothing but
+    mcsd's per-path arrays."""
+    folder = Path(folder)
+    try:
+        if not folder.is_dir() or not {p.name for p in folder.iterdir()} <= _STORE_ENTRIES:
+            return False
+        zarr = _require_zarr()
+        return zarr.open_group(str(folder), mode="r").attrs.get(STORE_MARK) == 1
+    except Exception:  # noqa: BLE001 - unreadable or not zarr: not ours
+        return False
+
+
+def check_path_store(store: str | os.PathLike) -> str:
+    """The resolved ``keep_paths_store``; ``PathStoreError`` unless it is new, an empty
+    folder or an mcsd store (which alone mcsd overwrites)."""
+    path = Path(store).expanduser().resolve()
+    if path.exists() or path.is_symlink():
+        if not path.is_dir():
+            raise PathStoreError(f"keep_paths_store {str(path)!r} exists and is not a folder")
+        try:
+            entries = sorted(p.name for p in path.iterdir())
+        except OSError as exc:
+            raise PathStoreError(
+                f"keep_paths_store {str(path)!r} cannot be read ({exc.strerror})"
+            ) from None
+        if entries and not is_mcsd_store(path):
+            raise PathStoreError(
+                f"keep_paths_store {str(path)!r} is a non-empty folder that is not an mcsd "
+                f"store (it holds {entries[0]!r}"
+                + (f" and {len(entries) - 1} more" if len(entries) > 1 else "")
+                + "); give a new or empty folder, or a store mcsd wrote"
+            )
+    elif not path.parent.is_dir():
+        raise PathStoreError(f"keep_paths_store folder does not exist: {str(path.parent)!r}")
+    return str(path)
+
+
 def create_path_store(run: CompiledRun, n_paths: int, store: str, chunk: int) -> None:
-    """Create (overwrite) the zarr store of the per-path cube: shapes, chunks and the
-    ``path`` coordinate; the data is written by the tasks."""
+    """Create the zarr store of the per-path cube (overwriting only an mcsd store, see
+    ``check_path_store``): shapes, chunks, the ``path`` coordinate and the ``mcsd_store``
+    mark; the data is written by the tasks."""
+    store = check_path_store(store)
     import dask.array as da
     import xarray as xr
 
@@ -200,7 +493,9 @@ def create_path_store(run: CompiledRun, n_paths: int, store: str, chunk: int) ->
         da.zeros((n_paths, r1), dtype=np.int64, chunks=(chunk, r1)),
     )
     encoding = {name: {"_FillValue": None} for name in data}
-    xr.Dataset(data).to_zarr(store, mode="w", compute=False, encoding=encoding, consolidated=False)
+    xr.Dataset(data, attrs={STORE_MARK: 1}).to_zarr(
+        store, mode="w", compute=False, encoding=encoding, consolidated=False
+    )
     group = zarr.open_group(store, mode="r+")
     if int(zarr.__version__.split(".")[0]) >= 3 and group.metadata.zarr_format == 3:
         path = group.create_array(
@@ -219,19 +514,62 @@ def attach_paths(ds: Any, store: str) -> Any:
     attributes) by ones opened lazily from the zarr ``store``."""
     import xarray as xr
 
+    store = str(Path(store).resolve()) if store not in _TEMP_STORES else store
     # no masking: zarr v3 arrays always carry a fill value, which would turn ints into floats
-    lazy = xr.open_zarr(store, consolidated=False, mask_and_scale=False)
+    source: Any = store
+    if store in _TEMP_STORES:  # one store object, shared by every array read from it
+        zarr = _require_zarr()
+        if int(zarr.__version__.split(".")[0]) >= 3:
+            source = zarr.storage.LocalStore(store, read_only=True)
+    lazy = xr.open_zarr(source, consolidated=False, mask_and_scale=False)
     attrs = {name: dict(ds[name].attrs) for name in PATH_VAR_NAMES}
     ds = ds.drop_vars([*PATH_VAR_NAMES, "path"])
     ds = ds.assign_coords(path=lazy["path"])
     for name in PATH_VAR_NAMES:
         ds[name] = lazy[name].variable
         ds[name].attrs = attrs[name]
+    if store in _TEMP_STORES:
+        _tie_lifetime(ds, lazy, store, source)
     return ds
 
 
+_TEMP_STORES: set[str] = set()
+
+
 def default_store() -> str:
-    return tempfile.mkdtemp(prefix="mcsd-paths-", suffix=".zarr")
+    """A new temporary folder for the per-path cube, owned by mcsd: removed by
+    ``remove_temp_store`` (when its result is closed or unreferenced), else at exit."""
+    path = str(Path(tempfile.mkdtemp(prefix="mcsd-paths-", suffix=".zarr")).resolve())
+    _TEMP_STORES.add(path)
+    return path
+
+
+def remove_temp_store(store: str) -> None:
+    """Remove ``store`` if it is a temporary store mcsd created (anything else: nothing)."""
+    if store in _TEMP_STORES:
+        _TEMP_STORES.discard(store)
+        shutil.rmtree(store, ignore_errors=True)
+
+
+@atexit.register
+def _remove_temp_stores() -> None:
+    for store in list(_TEMP_STORES):
+        remove_temp_store(store)
+
+
+def _tie_lifetime(ds: Any, lazy: Any, store: str, source: Any) -> None:
+    """Remove the temporary ``store`` when ``ds`` is closed, or once nothing (``ds`` or any
+    Dataset or array derived from it) references ``source``, the zarr store object all its
+    per-path data reads through (else: at exit)."""
+
+    def close() -> None:
+        with contextlib.suppress(Exception):
+            lazy.close()
+        remove_temp_store(store)
+
+    ds.set_close(close)
+    if not isinstance(source, str):
+        weakref.finalize(source, remove_temp_store, store)
 
 
 # ---- the run --------------------------------------------------------------------------------
@@ -249,8 +587,29 @@ def run_distributed(
     """Run ``n_paths`` paths as Dask tasks of ``batch_paths`` paths on ``client``.
 
     Same result, bit for bit, as ``run_paths(run, n_paths, ...)``. With ``keep_store`` the
-    per-path values go to that zarr store (created here, overwritten if present).
+    per-path values go to that zarr store (created here; an existing folder must be empty or
+    an mcsd store, see ``check_path_store``). Every worker must match the client's
+    ``identity()`` (``check_workers``), else ``DistributedError``.
     """
+    try:
+        return _run_distributed(
+            client, run, n_paths, batch_paths, max_in_flight, on_progress, keep_store
+        )
+    except BaseException:
+        if keep_store is not None:
+            remove_temp_store(str(keep_store))  # only mcsd's own temporary store
+        raise
+
+
+def _run_distributed(
+    client: Any,
+    run: CompiledRun,
+    n_paths: int,
+    batch_paths: int | None,
+    max_in_flight: int | None,
+    on_progress: Callable[[int], None] | None,
+    keep_store: str | os.PathLike | None,
+) -> Accumulators:
     distributed = _require_dask()
     workers = n_workers_of(client)
     batch = choose_batch(n_paths, workers) if batch_paths is None else int(batch_paths)
@@ -261,7 +620,9 @@ def run_distributed(
     store = None
     keep_chunk = 0
     if keep_store is not None:
-        store = str(Path(keep_store).resolve())
+        store = check_path_store(keep_store)
+    expected = tuple(check_workers(client).values())
+    if store is not None:
         keep_chunk = KEEP_CHUNK_PATHS if batch % KEEP_CHUNK_PATHS == 0 else batch
         create_path_store(run, n_paths, store, keep_chunk)
     work = chunks(n_paths, batch)
@@ -284,6 +645,7 @@ def run_distributed(
                 n,
                 store,
                 keep_chunk,
+                expected,
                 key=f"mcsd-{token}-{next_submit}",
                 pure=False,
             )
@@ -295,7 +657,11 @@ def run_distributed(
         top_up()
         for fut in queue:
             i = pending.pop(fut)
-            ready[i] = unpack(fut.result())
+            try:
+                packed = fut.result()
+            except WorkerMismatchError as exc:
+                raise DistributedError(str(exc)) from None
+            ready[i] = unpack(packed)
             fut.release()
             if on_progress is not None:
                 on_progress(work[i][1])

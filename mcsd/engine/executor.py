@@ -20,19 +20,17 @@ from typing import Any
 import numpy as np
 
 from mcsd.engine.arrays import ModelArrays, build_model_arrays, seed_key, stock_bounds
+from mcsd.engine.defaults import MAX_PATHS
+from mcsd.kernels.jit import env_threads
 from mcsd.kernels.layout import GROUPS, N_VARS
 from mcsd.kernels.paths import simulate_paths
-from mcsd.priors.model import Priors
+from mcsd.priors.model import Priors, month_number
 from mcsd.results.accumulators import Accumulators, Sizes
 from mcsd.results.histograms import HistogramSpec, histogram_spec
 from mcsd.results.variables import DEFAULT_LEVELS, DEFAULT_QUANTILES, Finals
 
-DEFAULT_SEED = 20250101
-DEFAULT_PATHS = 50_000
 CHUNK_PATHS = 4096  # paths per task: small enough for a smooth progress bar
 BLOCK_PATHS = 256  # paths per fold pass: ~5% faster than 128 (fewer loop set-ups), same as 512
-# Path indices are int64 and occupancy sums are int64 fixed point: stay far from both limits.
-MAX_PATHS = 2**40
 
 Kept = tuple[np.ndarray, np.ndarray]  # per-path values (n, 4, R1, T), turning months (n, R1)
 ChunkHook = Callable[[int, int, list[np.ndarray], list[np.ndarray]], Any]
@@ -110,8 +108,131 @@ class CompiledRun:
         acc.n_paths += n
 
 
-def validate_run(n_paths: object, seed: object, threads: object) -> tuple[int, int, int]:
-    """(n_paths, seed, threads) as ints, or ValueError naming the argument and value."""
+# Threads above this many per usable core are refused (``validate_run``): the kernels are
+# CPU-bound and release the GIL, so more threads than cores never run faster, only hold
+# more accumulators (about 25 MB each for the study priors). A few per core stay allowed:
+# the numbers do not depend on the thread count, and oversubscribed runs test exactly that.
+THREADS_PER_CORE = 4
+MIN_THREAD_LIMIT = 8
+# NUMBA_NUM_THREADS above this is refused (numba itself starts that many threads when its
+# threading layer launches).
+_GIB = 2**30
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return os.cpu_count() or 1  # pragma: no cover
+
+
+def thread_limit() -> int:
+    """The most threads ``validate_run`` accepts: ``THREADS_PER_CORE`` x the usable cores,
+    at least ``MIN_THREAD_LIMIT``."""
+    return max(MIN_THREAD_LIMIT, THREADS_PER_CORE * usable_cores())
+
+
+def run_sizes(priors: Priors) -> Sizes:
+    """The accumulator sizes of a run of ``priors`` (regions + national, months, calendar
+    years), from the priors alone: nothing is compiled or allocated."""
+    base = month_number(priors.base_month)
+    horizon = month_number(priors.horizon_month)
+    return Sizes(len(priors.regions) + 1, horizon - base, horizon // 12 - (base + 1) // 12 + 1)
+
+
+def estimate_run_bytes(
+    sizes: Sizes, threads: int, n_paths: int = 0, *, keep_paths: bool = False, runs: int = 1
+) -> int:
+    """Bytes a run allocates, before it allocates any: per thread and run one set of
+    accumulators (``STATISTICS``, e.g. ``mw_hist`` 3 x R1 x T x 2002 int64) and its uint16
+    pending copy of the histograms; with ``keep_paths``, the per-path cubes (4 x R1 x T
+    float64 and R1 int64 per path). An upper bound for the histograms (calloc'd zeros a run
+    never touches cost no memory), a lower bound for the whole process (the interpreter,
+    numba and the result Dataset come on top)."""
+    from mcsd.results.accumulators import STATISTICS
+
+    per_acc = 0
+    for stat in STATISTICS:
+        shape = stat.shape(sizes)
+        per_acc += int(np.prod(shape, dtype=np.int64)) * np.dtype(stat.dtype).itemsize
+        if stat.name in ("occupancy_hist", "mw_hist"):  # Pending: uint16 copy, touched ranges
+            cells = int(np.prod(shape[:-1], dtype=np.int64))
+            per_acc += int(np.prod(shape, dtype=np.int64)) * 2 + cells * 2 * 8
+    kept = n_paths * (N_VARS * sizes.r1 * sizes.t + sizes.r1) * 8 if keep_paths else 0
+    return max(1, threads) * max(1, runs) * per_acc + kept
+
+
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: MemAvailable (/proc/meminfo, else the free
+    physical pages), lowered to what is left under a cgroup v2 memory limit; None when
+    unknown (the memory check is then skipped)."""
+    avail: int | None = None
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    avail = int(line.split()[1]) * 1024
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    if avail is None:
+        try:
+            avail = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, AttributeError):
+            avail = None
+    try:
+        with open("/sys/fs/cgroup/memory.max", encoding="ascii") as f:
+            limit = f.read().strip()
+        with open("/sys/fs/cgroup/memory.current", encoding="ascii") as f:
+            current = int(f.read().strip())
+        if limit != "max":
+            left = max(0, int(limit) - current)
+            avail = left if avail is None else min(avail, left)
+    except (OSError, ValueError):
+        pass
+    return avail
+
+
+def check_memory(
+    sizes: Sizes, threads: int, n_paths: int = 0, *, keep_paths: bool = False, runs: int = 1
+) -> int:
+    """``estimate_run_bytes``, or ValueError when it exceeds ``available_memory()``: one
+    line naming the estimate, its parts and the memory available. Returns the estimate."""
+    need = estimate_run_bytes(sizes, threads, n_paths, keep_paths=keep_paths, runs=runs)
+    avail = available_memory()
+    if avail is not None and need > avail:
+        kept = " plus the kept paths" if keep_paths else ""
+        raise ValueError(
+            f"this run needs about {need / _GIB:.3g} GiB of memory ({max(1, threads)} "
+            f"thread(s) x {max(1, runs)} run(s) of accumulators for {sizes.r1 - 1} regions "
+            f"and {sizes.t} months{kept}), but only {avail / _GIB:.3g} GiB is available: "
+            "use fewer threads, regions or months (or no keep_paths)"
+        )
+    return need
+
+
+def validate_run(
+    n_paths: object,
+    seed: object,
+    threads: object,
+    *,
+    priors: Priors | None = None,
+    keep_paths: bool = False,
+    runs: int = 1,
+) -> tuple[int, int, int]:
+    """(n_paths, seed, threads) as ints, or ValueError naming the argument and value.
+
+    ``threads``: an integer from 1 to ``thread_limit()`` (``THREADS_PER_CORE`` = 4 x the
+    usable cores, at least 8); more is refused, not capped: a run never speeds up beyond
+    the cores, and the thread count never changes the numbers. ``None`` takes
+    ``default_threads()`` (NUMBA_NUM_THREADS, else the usable cores; an invalid
+    NUMBA_NUM_THREADS is a ValueError naming it, and a valid one above the limit is capped
+    to the usable cores, since the user did not ask for it in this call).
+
+    With ``priors``, also the up-front memory check (``check_memory``): the accumulators
+    of ``threads`` x ``runs`` plus, with ``keep_paths``, the per-path cubes of n_paths
+    paths must fit in the available memory, else ValueError naming both.
+    """
     if isinstance(n_paths, bool) or not isinstance(n_paths, (int, np.integer)):
         raise ValueError(f"n_paths must be an integer in [1, {MAX_PATHS}], got {n_paths!r}")
     if not 1 <= n_paths <= MAX_PATHS:
@@ -120,18 +241,34 @@ def validate_run(n_paths: object, seed: object, threads: object) -> tuple[int, i
         raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
     if not -(2**63) <= seed < 2**63:
         raise ValueError(f"seed must be a 64-bit integer, got {seed!r}")
-    nthreads = default_threads() if threads is None else threads
+    limit = thread_limit()
+    nthreads: object = threads
+    if threads is None:
+        env_threads = default_threads()
+        nthreads = env_threads if env_threads <= limit else usable_cores()
     if isinstance(nthreads, bool) or not isinstance(nthreads, (int, np.integer)) or nthreads < 1:
         raise ValueError(f"threads must be an integer >= 1, got {threads!r}")
+    if nthreads > limit:
+        raise ValueError(
+            f"threads must be at most {limit} ({THREADS_PER_CORE} x the {usable_cores()} "
+            f"usable cores, at least {MIN_THREAD_LIMIT}; more never runs faster), "
+            f"got {threads!r}"
+        )
+    if priors is not None:
+        paths = 1 if not keep_paths else int(n_paths)
+        check_memory(run_sizes(priors), int(nthreads), paths, keep_paths=keep_paths, runs=runs)
     return int(n_paths), int(seed), int(nthreads)
 
 
 def default_threads() -> int:
-    """NUMBA_NUM_THREADS when set, else the number of usable cores."""
-    env = os.environ.get("NUMBA_NUM_THREADS")
-    if env and env.isdigit() and int(env) > 0:
-        return int(env)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    """NUMBA_NUM_THREADS when set, else the number of usable cores.
+
+    An invalid NUMBA_NUM_THREADS (not a whole number from 1 to ``MAX_ENV_THREADS``, e.g.
+    ``0``, ``-1``, ``abc``, ``1e3``) is a ValueError naming the variable and its value
+    (``mcsd.kernels.jit.env_threads``); an empty one counts as unset.
+    """
+    threads = env_threads()
+    return usable_cores() if threads is None else threads
 
 
 def chunks(n_paths: int, chunk: int = CHUNK_PATHS, first: int = 0) -> list[tuple[int, int]]:

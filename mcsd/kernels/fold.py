@@ -35,6 +35,7 @@ _NEAR_EDGE = 1e-9
 _KEY_POS_INF = np.int64(0x7FF0000000000000)  # order key of +inf
 _KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # order key of -inf
 _S63 = np.int64(63)
+ROW_INFLOW, ROW_ACCEPT = 5, 6  # rows of work that ``serve_month`` leaves its spillover in
 
 
 @jit_inline
@@ -135,11 +136,16 @@ def fold_occupancy(
     tm,
     kbuf,
     xbuf,
+    full=None,
 ):
     """Fold month t's occupancy (served / supply from work: (7, R1, block)) into the
     shortage counts, fixed-point sums, pending histogram (occ_pend: (R1 x T, bins)),
     min/max and the turning-point state run, tm (R1, block), in one pass over the block
-    per region. xbuf (block,): scratch for the occupancies."""
+    per region. xbuf (block,): scratch for the occupancies.
+
+    A cell is short when its occupancy is >= threshold or, given ``full`` (R1, block) from
+    ``mark_full``, when it is held at the cap: served / supply can round below
+    max_occupancy, so a threshold equal to it would otherwise miss capped cells."""
     top = occ_pend.shape[1] - 1
     f_top = float(top)
     T = occ_touch.shape[1]
@@ -154,7 +160,10 @@ def fold_occupancy(
             x = occupancy(work[ROW_SERVED, r, i], work[ROW_SUPPLY, r, i], work[ROW_REQUESTED, r, i])
             xbuf[i] = x
             fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
-            short = np.int64(x >= threshold)
+            if full is None:
+                short = np.int64(x >= threshold)
+            else:
+                short = np.int64(x >= threshold) | full[r, i]
             n_short += short
             rn = (run[r, i] + 1) * short
             run[r, i] = rn
@@ -204,6 +213,33 @@ def fold_occupancy(
         _count_bins(occ_pend, r * T + t, kbuf, nb, k_lo, k_hi)
         occ_touch[r, t, 0] = min(occ_touch[r, t, 0], k_lo)
         occ_touch[r, t, 1] = max(occ_touch[r, t, 1], k_hi)
+
+
+@jit
+def mark_full(work, nb, max_occupancy, threshold, has_spillover, full):
+    """full (R1, block) int64: 1 where a cell is held at the cap and so short at any
+    threshold <= max_occupancy (all 0 for a higher threshold), else 0.
+
+    A region is at the cap when served >= max_occupancy x supply (the same product
+    ``serve_month`` caps with, so a capped cell compares equal) or when spillover filled
+    its room (demand was offered, accept < 1); it counts when its supply is > 0 (with no
+    supply the occupancy rule, 1 if anything is requested, decides). The national row is
+    at the cap when every region is (a region with no supply serves 0 = its cap).
+    """
+    R = work.shape[1] - 1
+    ok = np.int64(threshold <= max_occupancy)
+    for i in range(nb):
+        full[R, i] = 0
+    for r in range(R):
+        for i in range(nb):
+            s = work[ROW_SUPPLY, r, i]
+            at = np.int64(work[ROW_SERVED, r, i] >= max_occupancy * s)
+            if has_spillover:
+                at |= np.int64((work[ROW_INFLOW, r, i] > 0.0) & (work[ROW_ACCEPT, r, i] < 1.0))
+            full[R, i] += at
+            full[r, i] = at & np.int64(s > 0.0) & ok
+    for i in range(nb):
+        full[R, i] = np.int64(full[R, i] == R) & np.int64(work[ROW_SUPPLY, R, i] > 0.0) & ok
 
 
 @jit

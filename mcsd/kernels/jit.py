@@ -23,6 +23,25 @@ import os
 import sys
 
 NO_PREFER_256 = "-prefer-256-bit"
+MAX_ENV_THREADS = 4096
+
+
+def env_threads() -> int | None:
+    """NUMBA_NUM_THREADS as an int, None when unset or blank; ValueError naming the variable
+    and value when it is not a whole number from 1 to ``MAX_ENV_THREADS`` (numba itself
+    would fail at import with a message that names neither)."""
+    env = os.environ.get("NUMBA_NUM_THREADS")
+    if env is None or not env.strip():
+        return None
+    text = env.strip()
+    whole = text.isascii() and text.isdigit() and len(text) <= 6
+    if not whole or not 1 <= int(text) <= MAX_ENV_THREADS:
+        shown = env if len(env) <= 40 else env[:37] + "..."
+        raise ValueError(
+            f"environment variable NUMBA_NUM_THREADS must be a whole number from 1 to "
+            f"{MAX_ENV_THREADS} (or unset), got {shown!r}"
+        )
+    return int(text)
 
 
 def prefer_full_width_vectors() -> bool:
@@ -42,6 +61,7 @@ def prefer_full_width_vectors() -> bool:
     return True
 
 
+env_threads()  # before numba reads it, below
 prefer_full_width_vectors()  # before numba is imported, below
 
 import llvmlite.binding as ll  # noqa: E402

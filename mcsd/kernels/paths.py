@@ -9,7 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from mcsd.kernels.fold import flush_pending, fold_mw, fold_occupancy, fold_short_months
+from mcsd.kernels.fold import (
+    flush_pending,
+    fold_mw,
+    fold_occupancy,
+    fold_short_months,
+    mark_full,
+)
 from mcsd.kernels.jit import jit
 from mcsd.kernels.layout import (
     N_WORK_ROWS,
@@ -73,6 +79,7 @@ def simulate_paths(
     run = np.empty((R1, block), dtype=np.int64)
     tm = np.empty((R1, block), dtype=np.int64)
     kbuf = np.empty(block, dtype=np.uint32)  # bins: unsigned indices need no wraparound
+    full = np.empty((R1, block), dtype=np.int64)  # cells held at the cap (mark_full)
     pending = pend.paths[0]
     for b0 in range(0, n, block):
         nb = min(block, n - b0)
@@ -115,6 +122,7 @@ def simulate_paths(
                 work,
             )
             national(work, nb)
+            mark_full(work, nb, m.max_occupancy, m.threshold, m.has_spillover, full)
             fold_occupancy(
                 work,
                 t,
@@ -131,6 +139,7 @@ def simulate_paths(
                 tm,
                 kbuf,
                 xbuf,
+                full,
             )
             fold_short_months(run, t, nb, m.month_year, year_short, counts.short_months)
             fold_mw(

@@ -45,6 +45,13 @@ from mcsd.kernels.transforms import (
 )
 
 LANES = 128  # paths per pass over the inputs: scratch rows stay in L1/L2
+# A delay deviation (months, + 0.5) is clamped to [-MAX_SHIFT, MAX_SHIFT] in float before
+# it is floored and cast to int64: any shift that large puts the delivery after any horizon
+# (or, early, at month 1, as max(1, ...) does), while floor() and the cast stay exact and
+# cannot wrap (an unclamped 1e36 cast to int64 is undefined: INT64_MIN on x86, i.e. month
+# 1). NaN (inf x 0) clamps to the late end. Every deviation a horizon can tell apart
+# (|shift| < 2**52 months) is left unchanged, so the numbers are those of the unclamped rule.
+MAX_SHIFT = 4503599627370496.0  # 2**52
 
 
 # --------------------------------------------------------------------------------------
@@ -175,6 +182,15 @@ def _demand_scales(m, pk, n, col0, s, scale_out):
                     scale_out[b, k, col0 + i] = q * ratio[b, i]
 
 
+@jit_inline
+def _clamped_half_up(dev):
+    """dev + 0.5 clamped to [-MAX_SHIFT, MAX_SHIFT] by selects (NaN to MAX_SHIFT), so that
+    floor() of it is an exact integer that int64 holds: the shift is floor(dev + 0.5)."""
+    y = dev + 0.5
+    y = y if y <= MAX_SHIFT else MAX_SHIFT
+    return y if y >= -MAX_SHIFT else -MAX_SHIFT
+
+
 @jit
 def _delivery_months(m, pk, n, col0, s, delivery_out):
     """Delivery month (1-based, 0 if cancelled) of every project on n lanes, into
@@ -229,7 +245,7 @@ def _delivery_months(m, pk, n, col0, s, delivery_out):
                 late[i] = fast_log_pos(late[i])  # U1 ... Ua >= 2**-424
             for i in range(n):
                 dev = neg_scale * late[i] * pf[p, i] * rf[r, i]
-                shift = np.int64(math.floor(dev + 0.5))
+                shift = np.int64(math.floor(_clamped_half_up(dev)))
                 d = max(1, sched + shift if u_on_time[i] >= on_time else sched)
                 delivery_out[j, col0 + i] = 0 if u_cancel[i] < cancel else d
         else:
@@ -237,7 +253,7 @@ def _delivery_months(m, pk, n, col0, s, delivery_out):
                 shift = 0
                 if u_on_time[i] >= on_time:
                     x = ppf_row(m.late_code[p], m.late_params, p, uniform(kd[i], h_late[0]))
-                    shift = int(math.floor(x * pf[p, i] * rf[r, i] + 0.5))
+                    shift = int(math.floor(_clamped_half_up(x * pf[p, i] * rf[r, i])))
                 d = max(1, sched + shift)
                 delivery_out[j, col0 + i] = 0 if u_cancel[i] < cancel else d
 

@@ -139,7 +139,10 @@ def serve_month(
                     srv[r2, i] += moved
         for i in range(nb):
             req[r, i] -= out[i]
-            unm[r, i] -= out[i]
+            # a row of shares summing to 1 + rounding can move a hair more than is unmet:
+            # never a negative MW (unchanged, bit for bit, whenever the difference is >= 0)
+            v = unm[r, i] - out[i]
+            unm[r, i] = v if v > 0.0 else 0.0
 
 
 @jit

@@ -22,7 +22,9 @@ import json
 import math
 import os
 import re
+import stat
 import tomllib
+import unicodedata
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -61,12 +63,39 @@ _MISSING: Any = object()
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+def _escape(text: str) -> str:
+    """``text`` with every character that is not printable (controls, format characters
+    such as zero-width spaces and bidi overrides, line separators, unassigned or private
+    code points) written as a TOML escape: no message ever carries a raw control character."""
+    if text.isprintable():
+        return text
+    return "".join(
+        c if c.isprintable() else (f"\\u{ord(c):04x}" if ord(c) < 0x10000 else f"\\U{ord(c):08x}")
+        for c in text
+    )
+
+
+def _show_int(value: int) -> str:
+    """An integer as TOML; one beyond 30 digits shortened to its leading digits and length
+    (``str`` of a huge int is slow and refused beyond 4300 digits)."""
+    if abs(value) < 10**30:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    if value.bit_length() >= 14_000:  # >= 4214 decimal digits: str() may be refused
+        return f"{sign}... (an integer of about {int(math.log10(abs(value))) + 1} digits)"
+    digits = str(abs(value))
+    return f"{sign}{digits[:12]}... ({len(digits)} digits)"
+
+
 def _toml(value: Any) -> str:
     """A value written as TOML (strings quoted, booleans lowercase, inline tables)."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, int):
+        return _show_int(value)
     if isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)  # a TOML basic string, escapes and all
+        # a TOML basic string; json escapes C0 controls, _escape the rest (DEL, C1, Cf, ...)
+        return _escape(json.dumps(value, ensure_ascii=False))
     if isinstance(value, float):
         return "nan" if math.isnan(value) else repr(value)
     if isinstance(value, dict):
@@ -104,13 +133,16 @@ class PriorsError(ValueError):
         self.value = None if value is _MISSING else value
         where = f"{field} {problem}" if field else problem
         got = "" if value is _MISSING else f", got {_show(value)}"
-        super().__init__(f"{file}: {where}{got}")
+        # file names and keys come from the user: escape what a terminal would interpret
+        super().__init__(_escape(f"{file}: {where}{got}"))
 
 
 # ----------------------------------------------------------------------------- paths
 
 
 def _key_path(path: str, key: str) -> str:
+    if len(key) > 60:  # a key is user data: keep one-line messages short
+        key = key[:57] + "..."
     return f"{path}.{key}" if path else key
 
 
@@ -147,7 +179,7 @@ class _Ctx:
     horizon: int = 0
     base_month: str = ""
     region_ids: tuple[str, ...] = ()
-    seen_ids: dict[str, dict[str, str]] = field(default_factory=dict)
+    seen_ids: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     def fail(self, path: str, problem: str, value: Any = _MISSING) -> NoReturn:
         raise PriorsError(self.file, path, problem, value)
@@ -155,9 +187,12 @@ class _Ctx:
     def unique_id(self, kind: str, path: str, ident: str) -> None:
         """Record ``ident`` in namespace ``kind``; fail on a duplicate."""
         seen = self.seen_ids.setdefault(kind, {})
-        if ident in seen:
-            self.fail(path, f"duplicates the id of {seen[ident]}", ident)
-        seen[ident] = path.rsplit(".id", 1)[0]
+        folded = _id_fold(ident)
+        if folded in seen:
+            other, first = seen[folded]
+            same = "" if first == ident else f" ({_toml(first)}: ids are compared ignoring case)"
+            self.fail(path, f"duplicates the id of {other}{same}", ident)
+        seen[folded] = (path.rsplit(".id", 1)[0], ident)
 
     def region(self, path: str, value: Any) -> str:
         """Check a reference to a region id."""
@@ -229,6 +264,13 @@ def _array_of_tables(ctx: _Ctx, path: str, raw: Any) -> list[tuple[str, Any]]:
 
 # MW quantities above this (10 TW, far beyond any market) are typos or overflow, not data.
 MAX_MW = 1e7
+# TOML integers are 64-bit (tomllib returns Python ints of any size): anything beyond is
+# refused wherever it appears, before a checker converts it to a float or an int64.
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+INT64_PROBLEM = "must be a 64-bit integer (TOML integers are within +-9223372036854775807)"
+# Months result files can hold: pandas' datetime64[ns] ends in 2262 (and starts in 1677);
+# mcsd refuses any month outside these years, so every result reads back.
+MIN_YEAR, MAX_YEAR = 1900, 2200
 MIN_SHARE_NOMINAL = 1e-4
 
 
@@ -252,6 +294,8 @@ def _number(
     def check(ctx: _Ctx, path: str, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             ctx.fail(path, f"must be a number, not {_type_name(value)}", value)
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            ctx.fail(path, INT64_PROBLEM, value)
         if not math.isfinite(value):
             ctx.fail(path, "must be finite (NaN and infinity are not allowed)", value)
         too_low = lo is not None and (value <= lo if lo_open else value < lo)
@@ -280,6 +324,8 @@ def _integer(lo: int) -> Checker:
     def check(ctx: _Ctx, path: str, value: Any) -> int:
         if isinstance(value, bool) or not isinstance(value, int):
             ctx.fail(path, f"must be an integer, not {_type_name(value)}", value)
+        if not INT64_MIN <= value <= INT64_MAX:
+            ctx.fail(path, INT64_PROBLEM, value)
         if value < lo:
             ctx.fail(path, f"must be an integer >= {lo}", value)
         return int(value)
@@ -294,21 +340,81 @@ def _string(ctx: _Ctx, path: str, value: Any) -> str:
 
 
 _ID_RE = re.compile(r"^[^\s.*]+$")
+MAX_ID_LENGTH = 200
+RESERVED_REGION_ID = "national"
+
+# Default-ignorable code points that Unicode files under letters or marks (so the category
+# test below does not catch them) but that render as nothing: fillers, variation selectors,
+# the combining grapheme joiner, Mongolian free variation selectors, the braille blank.
+_INVISIBLE = frozenset(
+    [0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x180B, 0x180C, 0x180D, 0x180F, 0x2800]
+    + [0x3164, 0xFFA0]
+    + list(range(0xFE00, 0xFE10))
+    + list(range(0xE0100, 0xE01F0))
+)
+# Letters of other scripts (and Latin variants) that look like the Latin letters of the
+# reserved id: an id that reads "national" with any of them is refused as well.
+_LOOKALIKES = str.maketrans(
+    {
+        "\u0430": "a", "\u03b1": "a", "\u0251": "a",  # Cyrillic a, Greek alpha, Latin alpha
+        "\u043e": "o", "\u03bf": "o", "\u0585": "o",  # Cyrillic o, Greek omicron, Armenian oh
+        "\u0456": "i", "\u03b9": "i", "\u0131": "i", "\u0269": "i",  # i, iota, dotless i, iota
+        "\u0442": "t", "\u03c4": "t",  # Cyrillic te, Greek tau
+        "\u043f": "n", "\u0578": "n", "\u03b7": "n",  # Cyrillic pe, Armenian vo, Greek eta
+        "\u04cf": "l", "\u0406": "l", "\u0399": "l", "\u01c0": "l", "|": "l", "1": "l",
+    }
+)  # fmt: skip
+
+
+def _id_fold(ident: str) -> str:
+    """The form ids are compared in: NFKC, case-folded (``"Acme"`` and ``"acme"`` are the
+    same id)."""
+    return unicodedata.normalize("NFKC", ident).casefold()
+
+
+def is_reserved_region_id(ident: str) -> bool:
+    """True for ``national`` in any case, compatibility form or look-alike letters."""
+    return _id_fold(ident).translate(_LOOKALIKES) == RESERVED_REGION_ID
 
 
 def _ident(ctx: _Ctx, path: str, value: Any) -> str:
     _string(ctx, path, value)
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         ctx.fail(path, "must be a non-empty id without spaces, '.' or '*'", value)
+    if len(value) > MAX_ID_LENGTH:
+        ctx.fail(path, f"must be at most {MAX_ID_LENGTH} characters long", value)
+    for c in value:
+        if unicodedata.category(c)[0] in "CZ" or ord(c) in _INVISIBLE:
+            name = unicodedata.name(c, "a control character")
+            ctx.fail(
+                path,
+                f"must not contain control or invisible characters (U+{ord(c):04X}, {name})",
+                value,
+            )
+    normal = unicodedata.normalize("NFKC", value)
+    if normal != value:
+        ctx.fail(
+            path,
+            f"must be in Unicode normal form NFKC (write {_toml(normal)}: compatibility "
+            "characters such as full-width letters or ligatures are look-alikes)",
+            value,
+        )
     return value
 
 
-_MONTH_RE = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+_MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # fullmatch; ASCII digits (not \d)
 
 
 def _month(ctx: _Ctx, path: str, value: Any) -> str:
-    if not isinstance(value, str) or not _MONTH_RE.match(value):
+    if not isinstance(value, str) or not _MONTH_RE.fullmatch(value):
         ctx.fail(path, 'must be a "YYYY-MM" string (quoted), e.g. "2024-12"', value)
+    if not MIN_YEAR <= int(value[:4]) <= MAX_YEAR:
+        ctx.fail(
+            path,
+            f"must be a month from {MIN_YEAR}-01 to {MAX_YEAR}-12 (the dates result files "
+            "can hold)",
+            value,
+        )
     return value
 
 
@@ -471,7 +577,10 @@ def _increments(ctx: _Ctx, path: str, raw: Any) -> dict[str, dict[int, float]]:
         out[region] = {}
         for year, value in years.items():
             ypath = _key_path(rpath, year)
-            if not (year.isascii() and year.isdigit()) or not first <= int(year) <= last:
+            # ASCII digits, no leading zero ("02025" would silently merge with "2025"), and
+            # at most 4 digits before int() (which refuses strings beyond 4300 digits)
+            canonical = year.isascii() and year.isdigit() and len(year) <= 4 and year[0] != "0"
+            if not canonical or not first <= int(year) <= last:
                 ctx.fail(
                     ypath,
                     f"must be an integer year in [{first}, {last}] (base to horizon year)",
@@ -555,8 +664,11 @@ _SCALE: _Spec = {"field": _Key(_string), "factor": _Key(_number())}
 
 
 def _non_finite(doc: Any, path: str = "") -> Iterator[tuple[str, float]]:
-    """Paths of NaN or infinite floats anywhere in a TOML document."""
+    """Paths of NaN or infinite floats, and of integers beyond 64 bits, anywhere in a TOML
+    document."""
     if isinstance(doc, float) and not math.isfinite(doc):
+        yield path, doc
+    elif isinstance(doc, int) and not isinstance(doc, bool) and not INT64_MIN <= doc <= INT64_MAX:
         yield path, doc
     elif isinstance(doc, dict):
         for key, value in doc.items():
@@ -579,6 +691,8 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
     ctx = _Ctx(file)
     top = _table(ctx, "", doc, _TOP)
     for path, value in _non_finite(doc):
+        if isinstance(value, int):
+            ctx.fail(path, INT64_PROBLEM, value)
         ctx.fail(path, "must be finite (NaN and infinity are not allowed)", value)
 
     settings = _table(ctx, "settings", top["settings"], _SETTINGS)
@@ -601,7 +715,7 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
     regions = []
     for path, item in _at_least_one(ctx, "regions", top["regions"], "region"):
         t = _with_id(ctx, "region", path, item, _REGION)
-        if t["id"].lower() == "national":
+        if is_reserved_region_id(t["id"]):
             ctx.fail(_key_path(path, "id"), "is reserved (the national total)", t["id"])
         regions.append(Region(**t))
     ctx.region_ids = tuple(r.id for r in regions)
@@ -649,7 +763,12 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
     }
 
 
+SPILL_SUM_TOLERANCE = 1e-9  # a spillover row may sum to 1 + this (then it is normalised)
+
+
 def _spillover(ctx: _Ctx, raw: Any) -> tuple[tuple[float, ...], ...]:
+    """The spillover matrix. A row's shares must sum to <= 1; a sum in (1, 1 + 1e-9] (the
+    decimals' rounding) is divided by it, a larger one is refused."""
     if not isinstance(raw, dict):
         ctx.fail("spillover", "must be a table like jingjin = { southwest_other = 0.3 }", raw)
     ids = ctx.region_ids
@@ -665,9 +784,12 @@ def _spillover(ctx: _Ctx, raw: Any) -> tuple[tuple[float, ...], ...]:
             if dst == src:
                 ctx.fail(spath, "is a self-spill (a region cannot spill into itself)", share)
             matrix[ids.index(src)][ids.index(dst)] = _number(0, 1)(ctx, spath, share)
-        total = sum(matrix[ids.index(src)])
-        if total > 1 + 1e-12:
-            ctx.fail(rpath, f"shares must sum to <= 1 (they sum to {total:g})", row)
+        shares = matrix[ids.index(src)]
+        total = math.fsum(shares)
+        if total > 1 + SPILL_SUM_TOLERANCE:
+            ctx.fail(rpath, f"shares must sum to <= 1 (they sum to {total:.12g})", row)
+        if total > 1:  # within the tolerance (decimal rounding): normalised to sum to 1
+            matrix[ids.index(src)] = [x / total for x in shares]
     return tuple(tuple(row) for row in matrix)
 
 
@@ -717,12 +839,27 @@ def _resolve(path: str | os.PathLike[str] | None, relative_to: Path | None = Non
     )
 
 
-def _parse(path: Path) -> tuple[dict[str, Any], bytes]:
-    """Read and parse one TOML file; syntax errors keep tomllib's line and column."""
+# Priors files are a few kB (the study's is ~30 kB); anything this large is not one.
+MAX_FILE_BYTES = 64 * 2**20
+
+
+def _parse(path: Path, echo_line: bool = True) -> tuple[dict[str, Any], bytes]:
+    """Read and parse one TOML file; syntax errors keep tomllib's line and column.
+
+    ``echo_line``: a syntax error also shows the offending line's text (escaped, shortened)
+    as its value. Only for the file the user named; a scenario's base (which the scenario,
+    not the user, chose) reports its line and column only, so an error never shows the
+    contents of a file the user did not name.
+    """
     try:
-        data = path.read_bytes()
+        with path.open("rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         raise PriorsError(path.name, "", f"cannot be read: {exc.strerror}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise PriorsError(
+            path.name, "", f"is larger than {MAX_FILE_BYTES // 2**20} MiB: not a priors file"
+        )
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -735,11 +872,33 @@ def _parse(path: Path) -> tuple[dict[str, Any], bytes]:
         if m is None:  # pragma: no cover
             raise PriorsError(path.name, "", f"is not valid TOML: {message}") from None
         line_no = int(m.group(1))
+        if not echo_line:
+            raise PriorsError(
+                path.name, f"line {line_no}", f"is not valid TOML: {message}"
+            ) from None
         lines = text.splitlines()
         line = lines[line_no - 1].strip() if 0 < line_no <= len(lines) else ""
         raise PriorsError(
             path.name, f"line {line_no}", f"is not valid TOML: {message}", line
         ) from None
+    except ValueError:  # tomllib's int() of a literal beyond 4300 digits
+        raise PriorsError(
+            path.name,
+            "",
+            "is not valid TOML: an integer literal has more than 4300 digits "
+            "(TOML integers are 64-bit)",
+        ) from None
+
+
+def _is_toml_file(path: Path) -> bool:
+    """A regular file (after symlinks) named ``*.toml``: what a scenario base may be (not
+    /proc/self/environ, a device, a FIFO or a folder)."""
+    real = path.resolve()
+    try:
+        mode = real.stat().st_mode
+    except OSError:
+        return False
+    return stat.S_ISREG(mode) and real.suffix == ".toml"
 
 
 @dataclass
@@ -753,7 +912,7 @@ class _Document:
 
 def _load_document(path: Path, chain: tuple[Path, ...] = ()) -> _Document:
     """Parse ``path``; if it is a scenario, load its base (recursively) and apply it."""
-    doc, data = _parse(path)
+    doc, data = _parse(path, echo_line=not chain)
     if "scenario" not in doc:
         return _Document(doc, [data])
     ctx = _Ctx(path.name)
@@ -775,6 +934,12 @@ def _load_document(path: Path, chain: tuple[Path, ...] = ()) -> _Document:
         problem = ""
     if problem:
         ctx.fail("scenario.base", problem, scenario["base"])
+    if not _is_toml_file(base_path):
+        ctx.fail(
+            "scenario.base",
+            "must name a priors file: a regular file whose name (symlinks resolved) ends in .toml",
+            scenario["base"],
+        )
     if base_path in chain:
         cycle = " -> ".join(p.name for p in (*chain, base_path))
         ctx.fail("scenario.base", f"forms a cycle ({cycle})", scenario["base"])
@@ -850,6 +1015,8 @@ def _scaled(node: Any, factor: float) -> tuple[Any, int]:
     are left alone); also how many numbers were scaled."""
     if isinstance(node, bool):
         return node, 0
+    if isinstance(node, int) and not INT64_MIN <= node <= INT64_MAX:
+        return node, 1  # left as it is: validation refuses it, naming the field
     if isinstance(node, (int, float)):
         return node * factor, 1
     if isinstance(node, dict):

@@ -16,25 +16,58 @@ class ResultFileError(ValueError):
     """A result file that mcsd cannot read (not an mcsd result, or an incompatible one)."""
 
 
+_CHUNK = 1 << 20
+_TEMP_SUFFIX = ".tmp"
+_TEMP_RANDOM = 8  # tempfile's random part
+
+
+def _temp_prefix(folder: Path, name: str) -> str:
+    """``.<name>.``, shortened so the whole temporary name fits the folder's NAME_MAX."""
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    room = max(1, (limit or 255) - 2 - _TEMP_RANDOM - len(_TEMP_SUFFIX))
+    raw = os.fsencode(name)
+    if len(raw) > room:
+        name = os.fsdecode(raw[:room])
+    return f".{name}."
+
+
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
-    A run killed mid-write leaves any earlier file at ``path`` intact.
+    The netCDF image is built in memory first, then written to ``.<name>.<random>.tmp`` in
+    the target's folder with plain ``write`` calls, synced and renamed over the target. A
+    write that fails (``OSError``: disk full, file-size limit, permissions) or is
+    interrupted (``KeyboardInterrupt``, ``SystemExit``, e.g. from a SIGTERM handler)
+    removes the temporary file and leaves any earlier file at ``path`` intact.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    image = ds.to_netcdf(engine="h5netcdf")  # bytes (memoryview); HDF5 never sees the disk
+    tmp: str | None = None
     try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
+        fd, tmp = tempfile.mkstemp(
+            prefix=_temp_prefix(folder, target.name), suffix=_TEMP_SUFFIX, dir=folder
+        )
+        with os.fdopen(fd, "wb", buffering=0) as handle:
+            view = memoryview(image).cast("B")
+            for start in range(0, len(view), _CHUNK):
+                chunk = view[start : start + _CHUNK]
+                while chunk:
+                    written = handle.write(chunk)
+                    chunk = chunk[written:]
+            os.fsync(handle.fileno())
         # mkstemp makes the file private (0600); give it the permissions a plain write would
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        tmp = None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
     return target
 
 

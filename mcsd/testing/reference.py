@@ -21,7 +21,8 @@ The model (see ``priors/README.md`` and ``MODEL.md``), with the conventions fixe
 * Supply. Project month ``s = month_index(scheduled_month)``; cancelled with the provider's
   probability; deviation ``dev = 0`` with probability ``p_on_time`` else a ``late`` draw,
   times the provider factor (one per provider and path) times the regional factor (one per
-  region and path, 1 when None); ``delivery = max(1, s + floor(dev + 0.5))``. Delivered
+  region and path, 1 when None); ``delivery = max(1, s + floor(dev + 0.5))``, with
+  ``dev + 0.5`` clamped to ``[-2**52, 2**52]`` first (NaN to the late end). Delivered
   projects with ``delivery <= T`` count from month ``delivery`` on.
 * Serving, month by month: ``req += increment``; ``cap = max_occupancy * S``;
   ``served = min(req, cap)``; ``unmet = req - served``; spillover
@@ -33,11 +34,13 @@ The model (see ``priors/README.md`` and ``MODEL.md``), with the conventions fixe
   ``occupancy`` = served / S, and when S == 0: 1.0 if req > 0 else 0.0 (req after the
   month's moves). ``national`` sums S, served, unmet and req over regions and applies the
   same rule.
-* Shortage: occupancy >= threshold. Turning month: the first ``t`` with months
-  ``t..t+sustain-1`` all in shortage and ``t + sustain - 1 <= T``; 0 (none, censored)
-  otherwise. ``in_shortage_at_base``: ``min(D0, max_occupancy S0) / S0 >= threshold``
-  (S0 == 0: 1.0 if D0 > 0 else 0.0; national from sums); a flagged region's turning month is
-  1 on every path.
+* Shortage: occupancy >= threshold, or held at the cap when threshold <= max_occupancy
+  (served >= cap, or spillover offered more than its room; supply > 0; national: every
+  region at its cap), since served / S can round below max_occupancy. Turning month: the
+  first ``t`` with months ``t..t+sustain-1`` all in shortage and ``t + sustain - 1 <= T``;
+  0 (none, censored) otherwise. ``in_shortage_at_base``:
+  ``min(D0, max_occupancy S0) / S0 >= threshold`` (S0 == 0: 1.0 if D0 > 0 else 0.0;
+  national from sums); a flagged region's turning month is 1 on every path.
 * Point mode: M = 1, ratio = 1, no deviation, no cancellation (every path identical).
 
 Draw order inside a chunk of ``n`` paths (one generator, consumed in this order): ``Zm``
@@ -204,8 +207,18 @@ def _draw_demand(plan: _Plan, rng: Generator, n: int) -> tuple[np.ndarray, np.nd
     return m, ratio
 
 
+# the engine's bound on a delay shift (``mcsd.kernels.sampling.MAX_SHIFT``, restated: the
+# reference imports no kernel code): a deviation that large is after any horizon
+_MAX_SHIFT = 2.0**52
+
+
 def _round_half_up(x: np.ndarray) -> np.ndarray:
-    return np.floor(x + 0.5)
+    """floor(x + 0.5), x + 0.5 clamped to [-2**52, 2**52] first (NaN to the late end), so
+    the int64 cast that follows is exact and cannot wrap (1e36 would become INT64_MIN)."""
+    y = x + 0.5
+    y = np.where(y <= _MAX_SHIFT, y, _MAX_SHIFT)
+    y = np.where(y >= -_MAX_SHIFT, y, -_MAX_SHIFT)
+    return np.floor(y)
 
 
 def _draw_delivery(plan: _Plan, priors: Priors, rng: Generator, n: int) -> np.ndarray:
@@ -252,6 +265,7 @@ def _supply(plan: _Plan, delivery: np.ndarray) -> np.ndarray:
         cap = np.broadcast_to(plan.project_capacity[None, :], (n, P))[ok]
         flat = ((delivery[ok] - 1) * n + path) * R + reg
         arrivals = np.bincount(flat, weights=cap, minlength=T * n * R)
+        arrivals = arrivals.astype(np.float64, copy=False)  # int64 when nothing arrives
     supply = np.cumsum(arrivals.reshape(T, n, R), axis=0)
     supply += plan.s0
     return supply
@@ -285,6 +299,8 @@ def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.nda
     spill = bool(np.any(f > 0))
     shape = (T, n, R + 1)
     occ, dem, sup, unm = (np.empty(shape) for _ in range(4))
+    full = np.zeros(shape, dtype=bool)  # held at the cap: short at any threshold <= it
+    cap_counts = plan.threshold <= plan.max_occupancy
     req_tot = np.empty((T, n))
     sup[:, :, :R] = supply
     sup[:, :, R] = supply @ np.ones(R)
@@ -296,6 +312,7 @@ def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.nda
         cap = plan.max_occupancy * s
         served = np.minimum(req, cap)
         unmet = req - served
+        filled = np.zeros_like(served, dtype=bool)
         if spill:
             # offer[r, r'] = f[r, r'] unmet[r]; inflow[r'] = sum_r offer[r, r'];
             # moved[r, r'] = offer[r, r'] accept[r'] -- written with matmuls (fast for small R)
@@ -308,15 +325,28 @@ def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.nda
             in_ = accept * inflow  # sum_r moved[r, r']
             req += in_ - out_
             unmet -= out_
+            np.maximum(unmet, 0.0, out=unmet)  # shares summing to 1 + rounding: never < 0 MW
             served += in_
+            filled = (inflow > 0) & (accept < 1.0)  # offered more than its room: full
         dem[t, :, :R] = served
         unm[t, :, :R] = unmet
         occ[t, :, :R] = _occupancy(served, s, req)
         req_tot[t] = req @ ones
+        if cap_counts:
+            at_cap = (served >= cap) | filled  # supply 0: serves 0 = its cap
+            full[t, :, :R] = at_cap & (s > 0)
+            full[t, :, R] = at_cap.all(axis=1) & (s.sum(axis=1) > 0)
     dem[:, :, R] = dem[:, :, :R] @ np.ones(R)
     unm[:, :, R] = unm[:, :, :R] @ np.ones(R)
     occ[:, :, R] = _occupancy(dem[:, :, R], sup[:, :, R], req_tot)
-    return {"occupancy": occ, "demand": dem, "supply": sup, "unmet_demand": unm}
+    shortage = (occ >= plan.threshold) | full
+    return {
+        "occupancy": occ,
+        "demand": dem,
+        "supply": sup,
+        "unmet_demand": unm,
+        "shortage": shortage,
+    }
 
 
 def _base_shortage(plan: _Plan) -> np.ndarray:
@@ -360,8 +390,7 @@ def _block(
     supply = _supply(plan, delivery)
     out = _serve(plan, supply, _increments(plan, m, ratio))
     at_base = _base_shortage(plan)
-    shortage = out["occupancy"] >= plan.threshold
-    out["turning_month"] = _turning_month(shortage, plan.sustain, at_base)
+    out["turning_month"] = _turning_month(out["shortage"], plan.sustain, at_base)
     out["in_shortage_at_base"] = at_base
     return out
 
@@ -397,7 +426,8 @@ def reference_paths(
     Returns a dict with ``occupancy`` (fraction), ``demand`` (served, MW), ``supply`` (MW),
     ``unmet_demand`` (MW), each float64 of shape ``(n_paths, n_regions + 1, T)`` (regions in
     file order, ``national`` last); ``turning_month`` int64 ``(n_paths, n_regions + 1)``
-    (1..T, 0 = no turning point within the horizon); ``in_shortage_at_base`` bool
+    (1..T, 0 = no turning point within the horizon); ``shortage`` bool, the month's
+    shortage flag, shaped like ``occupancy``; ``in_shortage_at_base`` bool
     ``(n_regions + 1,)``.
 
     Memory grows linearly with ``n_paths``: about ``n_paths * (R + 1) * T * 8`` bytes per
@@ -410,7 +440,7 @@ def reference_paths(
     plan = _plan(priors)
     rng = Generator(PCG64(seed))
     out = _block(plan, priors, rng, int(n_paths), point)
-    for v in _PATH_VARS:
+    for v in (*_PATH_VARS, "shortage"):
         out[v] = np.ascontiguousarray(out[v].transpose(1, 2, 0))
     return out
 
@@ -475,7 +505,7 @@ def reference_simulate(
         for j, level in enumerate(levels):
             exceed[:, :, j] += np.count_nonzero(occ >= level, axis=1).T
         occ_sum += occ.sum(axis=1).T
-        short += np.count_nonzero(occ >= plan.threshold, axis=1).T
+        short += np.count_nonzero(out["shortage"], axis=1).T
         tm = out["turning_month"]
         for r in range(R1):
             turn_hist[r] += np.bincount(tm[:, r], minlength=T + 1)

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 import mcsd
-from mcsd.engine.executor import MAX_PATHS
+from mcsd.engine.defaults import MAX_PATHS
 from mcsd.testing.toy import buyer, drop_created, make_priors, region
 
 N = 20_000

@@ -123,3 +123,48 @@ def test_study_priors_market_dominates_and_plot(study_priors):
         mcsd.plot.tornado_chart(sens, output="price")
     with pytest.raises(ValueError, match="groups"):
         mcsd.sensitivity(study_priors, n_paths=10, groups=("weather",))
+
+
+# ----------------------------------------------------------------------------- issue 15, case 13
+
+
+def _no_nan(sens) -> None:
+    for name, var in sens.data_vars.items():
+        values = np.asarray(var.values)
+        if values.dtype.kind == "f":
+            assert not np.isnan(values).any(), name
+
+
+def test_constant_output_at_one_path_is_flagged_not_nan(cancel_only):
+    """n_paths=1: (almost) every cell has no variance; indices 0.0 with a flag, never NaN."""
+    sens = mcsd.sensitivity(cancel_only, n_paths=1, seed=9, n_boot=20)
+    _no_nan(sens)
+    for out, dims in (("shortage", ("region", "year")), ("turning_month", ("region",))):
+        flag = sens[f"{out}_no_variance"]
+        assert flag.dtype == bool and flag.dims == dims
+        assert "no variance" in flag.attrs["long_name"]
+        assert bool(flag.any())
+        for k in ("first_order", "total", "first_order_lo", "first_order_hi"):
+            v = sens[f"{out}_{k}"]
+            assert (v.where(flag, 0.0) == 0.0).all(), (out, k)
+        np.testing.assert_array_equal(flag.values, sens[f"{out}_variance"].values <= 1e-12)
+
+
+def test_region_short_on_every_path_is_flagged():
+    from mcsd.priors.model import Distribution
+    from mcsd.testing.toy import buyer, make_priors, project, provider, region
+
+    priors = make_priors(
+        [region("full", 500.0, 100.0), region("open", 50.0, 100.0)],
+        [buyer("b", {"open": {2025: 30.0}}, mult=Distribution("lognorm", {"s": 0.3}))],
+        [provider("p", [project("j", "open", 20.0, "2025-06")], p_on_time=0.5, cancel=0.3)],
+    )
+    sens = mcsd.sensitivity(priors, n_paths=400, seed=2, n_boot=20)
+    _no_nan(sens)
+    flag = sens["shortage_no_variance"]
+    assert bool(flag.sel(region="full").all())
+    assert (sens["shortage_mean"].sel(region="full") == 1.0).all()
+    for k in ("first_order", "total", "first_order_lo", "total_hi"):
+        assert (sens[f"shortage_{k}"].sel(region="full") == 0.0).all(), k
+    assert bool(sens["turning_month_no_variance"].sel(region="full"))
+    assert not bool(flag.sel(region="open").all())

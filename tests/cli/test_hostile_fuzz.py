@@ -246,3 +246,108 @@ def test_fuzz_exercised_both_outcomes() -> None:
         pytest.skip("the fuzz test did not run in this session")
     assert _Budget.rejected > 0
     assert _Budget.loaded > 0 and _Budget.simulated > 0
+
+
+# ----------------------------------------------------------------------------- issue 15 classes
+# ids (any text), months (any year and form), integers beyond int64 anywhere, and the
+# NUMBA_NUM_THREADS variable: each either loads (and then obeys the rule) or is refused
+# with one printable line naming the field; never another exception.
+
+ID_LOCATIONS = [loc for loc in LOCATIONS if loc[-1] == "id"]
+MONTH_LOCATIONS = [loc for loc in LOCATIONS if str(loc[-1]).endswith("_month")]
+HOSTILE_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=0, max_size=12
+) | st.sampled_from(
+    [
+        "national",
+        "National",
+        "ｎａｔｉｏｎａｌ",
+        "n\u0430tional",
+        "a\u200bb",
+        "\u202eab",
+        "x\x1b[0m",
+    ]
+)
+
+
+def _fuzz_load(doc: dict[str, Any], fuzz_dir: Path, name: str) -> Any:
+    path = fuzz_dir / name
+    path.write_text(dumps(doc), encoding="utf-8")
+    try:
+        return load_priors(path)
+    except PriorsError as exc:
+        message = str(exc)
+        assert "\n" not in message and message.isprintable(), repr(message)
+        assert message.startswith(f"{name}: ")
+        return exc
+
+
+@FUZZ
+@given(loc=st.sampled_from(ID_LOCATIONS), ident=HOSTILE_TEXT)
+def test_fuzzed_ids_load_only_when_clean(loc: Location, ident: str, fuzz_dir: Path) -> None:
+    import unicodedata
+
+    from mcsd.priors.loader import is_reserved_region_id
+
+    doc = copy.deepcopy(STUDY)
+    _set(doc, loc, ident)
+    out = _fuzz_load(doc, fuzz_dir, "ids.toml")
+    if isinstance(out, PriorsError):
+        return
+    ids = [r.id for r in out.regions] + [b.id for b in out.buyers] + [p.id for p in out.providers]
+    for i in ids:
+        assert unicodedata.normalize("NFKC", i) == i and i.isprintable()
+    assert not any(is_reserved_region_id(r.id) for r in out.regions)
+
+
+@FUZZ
+@given(
+    loc=st.sampled_from(MONTH_LOCATIONS),
+    month=st.builds(lambda y, m: f"{y:04d}-{m:02d}", st.integers(0, 9999), st.integers(1, 12))
+    | HOSTILE_TEXT,
+)
+def test_fuzzed_months_load_only_within_the_range(
+    loc: Location, month: str, fuzz_dir: Path
+) -> None:
+    doc = copy.deepcopy(STUDY)
+    _set(doc, loc, month)
+    out = _fuzz_load(doc, fuzz_dir, "months.toml")
+    if isinstance(out, PriorsError):
+        return
+    for m in (out.base_month, out.horizon_month):
+        assert m.isascii() and 1900 <= int(m[:4]) <= 2200
+    assert out.month_ends[-1].year <= 2200  # pandas can represent every month
+
+
+@FUZZ
+@given(
+    loc=st.sampled_from(NUMERIC),
+    big=st.integers(2**63, 2**2000) | st.integers(-(2**2000), -(2**63) - 1),
+)
+def test_fuzzed_integers_beyond_int64_are_refused(loc: Location, big: int, fuzz_dir: Path) -> None:
+    doc = copy.deepcopy(STUDY)
+    _set(doc, loc, big)
+    out = _fuzz_load(doc, fuzz_dir, "ints.toml")
+    assert isinstance(out, PriorsError) and "64-bit integer" in str(out)
+    assert len(str(out)) < 500
+
+
+@FUZZ
+@given(value=st.text(max_size=8) | st.integers(-(10**6), 10**6).map(str))
+def test_fuzzed_numba_num_threads(value: str, monkeypatch_session: Any) -> None:
+    from mcsd.engine.executor import default_threads
+
+    monkeypatch_session.setenv("NUMBA_NUM_THREADS", value.replace("\x00", ""))
+    try:
+        n = default_threads()
+    except ValueError as exc:
+        assert "NUMBA_NUM_THREADS" in str(exc) and "\n" not in str(exc)
+        return
+    assert 1 <= n <= 4096
+
+
+@pytest.fixture
+def monkeypatch_session() -> Any:
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()

@@ -426,6 +426,7 @@ def test_run_plot_writes_png_and_svg(ds, tmp_path, capsys):
     result = tmp_path / "result.nc"
     ds.to_netcdf(result, engine="h5netcdf")
     out = tmp_path / "figs" / "cic"
+    out.parent.mkdir()  # mcsd plot, like mcsd run, writes into an existing folder only
     args = _parse(
         ["plot", str(result), "--kind", "all", "--out", str(out), "--format", "png", "svg"]
     )
