@@ -92,6 +92,12 @@ def read_result(path: str | os.PathLike) -> xr.Dataset:
         raise ResultFileError(
             f"{p}: result format version {version}, this mcsd reads {RESULT_FORMAT_VERSION}"
         )
+    for dim in ("region", "time", "year", "quantile", "level"):
+        if dim in ds.dims and ds.sizes[dim] == 0:
+            raise ResultFileError(f"{p}: dimension {dim!r} is empty: not a result mcsd can read")
+    for dim in ("region", "time"):
+        if dim not in ds.dims:
+            raise ResultFileError(f"{p}: no {dim!r} dimension: not an mcsd result")
     if "in_shortage_at_base" in ds:
         ds["in_shortage_at_base"] = ds["in_shortage_at_base"].astype(bool)
     return ds
