@@ -120,11 +120,16 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
     spill = priors.spillover_matrix()
 
     base_flags = np.zeros(R + 1, dtype=np.bool_)
+    # held at the cap counts as short whenever threshold <= max_occupancy, however
+    # (m s) / s rounds (the kernels' rule, ``fold.mark_full``); national: every region held
+    cap_short = priors.threshold <= priors.max_occupancy
+    at_cap = (s0 > 0) & (d0 >= priors.max_occupancy * s0)
     for i in range(R + 1):
         d = d0.sum() if i == R else d0[i]
         s = s0.sum() if i == R else s0[i]
         occ = (min(d, priors.max_occupancy * s) / s) if s > 0 else (1.0 if d > 0 else 0.0)
-        base_flags[i] = occ >= priors.threshold
+        held = bool(at_cap.all()) if i == R else bool(at_cap[i])
+        base_flags[i] = occ >= priors.threshold or (cap_short and held)
 
     B = len(priors.buyers)
     loading = np.array([b.market_loading for b in priors.buyers], dtype=np.float64)

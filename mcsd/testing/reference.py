@@ -355,7 +355,11 @@ def _base_shortage(plan: _Plan) -> np.ndarray:
     d = np.append(plan.d0, plan.d0.sum())
     sv = np.append(served, served.sum())
     occ = _occupancy(sv, s, d)
-    return occ >= plan.threshold
+    # a region held at the cap is short whenever threshold <= max_occupancy (national:
+    # every region held), however (m s) / s rounds
+    held = (plan.s0 > 0) & (plan.d0 >= plan.max_occupancy * plan.s0)
+    held = np.append(held, held.all())
+    return (occ >= plan.threshold) | (held & (plan.threshold <= plan.max_occupancy))
 
 
 def _turning_month(shortage: np.ndarray, sustain: int, at_base: np.ndarray) -> np.ndarray:
