@@ -20,6 +20,7 @@ from mcsd.priors.model import (
     Provider,
     Region,
 )
+from mcsd.testing import toy
 from mcsd.testing.reference import (
     _draw_demand,
     _latent_demand,
@@ -33,24 +34,9 @@ ONE = Distribution("lognorm", {"s": 1e-9})  # a factor that is 1 for all purpose
 
 
 def make_priors(regions, buyers, providers=(), spillover=None, **settings) -> Priors:
-    kw = dict(
-        base_month="2024-12",
-        horizon_month="2025-12",
-        threshold=0.8,
-        max_occupancy=0.9,
-        sustain_months=1,
-    )
-    kw.update(settings)
-    return Priors(
-        name="test",
-        source_path="<memory>",
-        sha256="0" * 64,
-        regions=tuple(regions),
-        buyers=tuple(buyers),
-        providers=tuple(providers),
-        spillover=spillover,
-        **kw,
-    )
+    """``mcsd.testing.toy.make_priors`` with a 0.9 serving cap (this file's default)."""
+    settings.setdefault("max_occupancy", 0.9)
+    return toy.make_priors(regions, buyers, providers, spillover, **settings)
 
 
 def buyer(bid, increments, mult=None, loading=0.0, phi=0.0, share=None, nominal=0.6, **kw):
