@@ -34,6 +34,22 @@ TINY = Path(__file__).parents[1] / "bad_priors" / "_base" / "tiny.toml"
 PLOT_RESULT_REGIONS = ("a",)
 
 
+def _run_argv(priors: Path, out: Path) -> list[str]:
+    """``python -m mcsd run PRIORS --paths 10 --quiet --out OUT``."""
+    return [
+        sys.executable,
+        "-m",
+        "mcsd",
+        "run",
+        str(priors),
+        "--paths",
+        "10",
+        "--quiet",
+        "--out",
+        str(out),
+    ]
+
+
 def _digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -155,18 +171,7 @@ def test_case3_closed_stdout_is_a_normal_end(priors: Path, tmp_path: Path) -> No
     os.close(read)  # every write to stdout now fails with EPIPE
     try:
         proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "mcsd",
-                "run",
-                str(priors),
-                "--paths",
-                "10",
-                "--quiet",
-                "--out",
-                str(out),
-            ],
+            _run_argv(priors, out),
             stdout=write,
             stderr=subprocess.PIPE,
             text=True,
@@ -185,18 +190,7 @@ def test_case3_stdout_closed_after_a_few_bytes(priors: Path, tmp_path: Path) -> 
     out = tmp_path / "r.nc"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mcsd",
-            "run",
-            str(priors),
-            "--paths",
-            "10",
-            "--quiet",
-            "--out",
-            str(out),
-        ],
+        _run_argv(priors, out),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=tmp_path,
@@ -254,18 +248,7 @@ def test_case10_file_size_limit_is_efbig_not_a_crash(priors: Path, tmp_path: Pat
         resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "mcsd",
-            "run",
-            str(priors),
-            "--paths",
-            "10",
-            "--quiet",
-            "--out",
-            str(out),
-        ],
+        _run_argv(priors, out),
         capture_output=True,
         text=True,
         timeout=300,
