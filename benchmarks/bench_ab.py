@@ -33,7 +33,7 @@ sys.path.insert(0, {root!r})
 import mcsd
 from pathlib import Path
 assert Path(mcsd.__file__).resolve().is_relative_to(Path({root!r}).resolve()), mcsd.__file__
-p = mcsd.load_priors()
+p = mcsd.load_priors({priors!r})
 mcsd.simulate(p, n_paths=2_000, seed=1, threads={threads}, progress=False)
 best = []
 for n in {paths!r}:
@@ -47,8 +47,10 @@ print(json.dumps(best))
 """
 
 
-def _measure(root: Path, paths: list[int], threads: int, cache: str) -> list[float]:
-    code = WORKER.format(root=str(root), paths=paths, threads=threads, seed=SEED)
+def _measure(
+    root: Path, paths: list[int], threads: int, cache: str, priors: str | None = None
+) -> list[float]:
+    code = WORKER.format(root=str(root), paths=paths, threads=threads, seed=SEED, priors=priors)
     env = {**os.environ, "NUMBA_CACHE_DIR": cache, "PYTHONDONTWRITEBYTECODE": "1"}
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -63,19 +65,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--out", help="JSON file for the figures")
+    ap.add_argument(
+        "--priors",
+        help="one priors file for both trees (default: each tree's own study priors); it must "
+        "load in both revisions",
+    )
     args = ap.parse_args(argv)
+    priors = None if args.priors is None else str(Path(args.priors).resolve())
     with tempfile.TemporaryDirectory(prefix="mcsd-ab-") as tmp:
         with worktree(args.rev, Path(tmp) / "a") as tree_a:
             trees = {"A": tree_a, "B": ROOT}
             caches = {k: tempfile.mkdtemp(dir=tmp, prefix=f"cache-{k}-") for k in trees}
             for k, tree in trees.items():  # compile both before any timed round
-                _measure(tree, [1_000], args.threads, caches[k])
+                _measure(tree, [1_000], args.threads, caches[k], priors)
             rates: dict[str, list[list[float]]] = {"A": [], "B": []}
             for r in range(args.rounds):
                 for k in ("A", "B") if r % 2 == 0 else ("B", "A"):
-                    rates[k].append(_measure(trees[k], args.paths, args.threads, caches[k]))
+                    rates[k].append(_measure(trees[k], args.paths, args.threads, caches[k], priors))
     rows = []
     print(f"machine: {_cpu_model()}, {os.cpu_count()} CPUs; threads {args.threads}; A = {args.rev}")
+    print(f"priors: {args.priors or 'each tree its own study priors'}")
     print(f"{'paths':>10} {'A best':>10} {'A median':>10} {'B best':>10} {'B median':>10} B/A")
     for i, n in enumerate(args.paths):
         a = [x[i] for x in rates["A"]]

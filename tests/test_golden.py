@@ -19,10 +19,17 @@ import pytest
 import xarray as xr
 
 import mcsd
+from mcsd.testing.toy import all_mechanisms_priors
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "hashes.json"
 SEED = 20250101
-SCENARIOS = ("cic2025", "deepseek_efficiency", "ai_capex_boom", "power_constrained")
+SCENARIOS = (
+    "cic2025",
+    "deepseek_efficiency",
+    "ai_capex_boom",
+    "power_constrained",
+    "buyers_move_abroad",
+)
 
 
 def variable_hash(da: xr.DataArray) -> str:
@@ -44,6 +51,11 @@ def _runs() -> dict[str, xr.Dataset]:
         f"simulate/{name}": mcsd.simulate(name, n_paths=200_000, seed=SEED) for name in SCENARIOS
     }
     runs["simulate/cic2025/point"] = mcsd.simulate("cic2025", point=True)
+    # every market mechanism at once (turning rule, shared lateness, pre-leases, share on
+    # the cycle, demand events), on a toy whose numbers do not move with the study priors
+    runs["simulate/all_mechanisms"] = mcsd.simulate(
+        all_mechanisms_priors(), n_paths=50_000, seed=SEED
+    )
     runs["compare/cic2025-power_constrained"] = mcsd.compare(
         "cic2025", "power_constrained", n_paths=50_000, seed=SEED
     )

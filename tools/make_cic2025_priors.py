@@ -4,13 +4,17 @@ Usage (from the repository root)::
 
     python tools/make_cic2025_priors.py            # writes priors/cic2025.toml
     python tools/make_cic2025_priors.py --check    # exit 1 if the file on disk differs
+    python tools/make_cic2025_priors.py --pre-lease-share 0.7 --out /tmp/pl70.toml
+                                                   # a sensitivity variant (never priors/)
 
 Inputs, found relative to this script: the study table mcsd/data/cic2025_wholesale_stock.csv;
 every assumption, each next to its reason, in tools/cic2025/assumptions.toml; the layout in the
 string.Template tools/cic2025/cic2025.toml.tmpl and its per-block templates cic2025/*.tmpl.
 The script derives the integer splits (largest remainder: they sum exactly to the study's
-increments), the distribution parameters and the project months, and checks the study's
-turning points in point mode. Same inputs, same file, byte for byte.
+increments), the distribution parameters, the project months, the providers' region
+loadings and the pre-leases of the near-term halls; it checks the study's year-end stocks and
+turning points in point mode and the pre-leases' cover rule. Same inputs, same file, byte for
+byte.
 """
 
 import argparse
@@ -43,6 +47,8 @@ class Project(NamedTuple):
     capacity_mw: int
     pct: int  # the provider's share of the region's supply addition (percent) ...
     addition_mw: int  # ... in that year
+    pre_lease_buyer: str | None = None
+    pre_lease_mw: int = 0
 
 
 class Derived(NamedTuple):
@@ -51,6 +57,8 @@ class Derived(NamedTuple):
     supply_inc: Increments
     buyer_inc: dict[str, Increments]  # buyer -> region -> year -> MW
     projects: dict[str, list[Project]]  # provider -> projects
+    region_loading: dict[str, float]  # provider -> region_loading (capacity-weighted)
+    pre_lease_share: float
 
 
 def load_assumptions(path: Path = DATA / "assumptions.toml") -> dict[str, Any]:
@@ -86,7 +94,7 @@ def largest_remainder(total: int, weights: list[float]) -> list[int]:
     return [int(x) for x in base]
 
 
-def build(a: dict[str, Any], stock: Stock) -> Derived:
+def build(a: dict[str, Any], stock: Stock, pre_lease_share: float | None = None) -> Derived:
     years: list[int] = a["study"]["years"]
     regions = regions_of(a)
     dinc = {r: {y: stock[r][y][0] - stock[r][y - 1][0] for y in years} for r in regions}
@@ -113,7 +121,52 @@ def build(a: dict[str, Any], stock: Stock) -> Derived:
                     f"{p['id']}-{r}-{y}", r, y, month, cap, p["shares_pct"][r], sinc[r][y]
                 )
                 projects[p["id"]].append(prj)
-    return Derived(stock, dinc, sinc, binc, projects)
+    loading = region_loadings(a, projects)
+    share = a["model"]["pre_lease_share"] if pre_lease_share is None else pre_lease_share
+    projects = pre_lease(a, binc, projects, share)
+    return Derived(stock, dinc, sinc, binc, projects, loading, share)
+
+
+def region_loadings(a: dict[str, Any], projects: dict[str, list[Project]]) -> dict[str, float]:
+    """Provider -> mean of its regions' lateness loadings, weighted by its 2025-28 capacity."""
+    per_region = {r["id"]: r["lateness_loading"] for r in a["regions"]}
+    out = {}
+    for pid, plist in projects.items():
+        cap = sum(x.capacity_mw for x in plist)
+        out[pid] = round(sum(x.capacity_mw * per_region[x.region] for x in plist) / cap, 2)
+    return out
+
+
+def pre_lease(
+    a: dict[str, Any], binc: dict[str, Increments], projects: dict[str, list[Project]], share: float
+) -> dict[str, list[Project]]:
+    """Projects with pre-leases: halls of the pre-lease years, share x capacity MW (integer).
+
+    Per (region, year), largest hall first (ties: id): the tenant is the provider's anchor
+    buyer if it has room, else the buyer with the most room (ties: listed first); room =
+    floor(max_of_increment x increment) minus what that buyer already pre-leased there.
+    """
+    m = a["model"]
+    anchor = {p["id"]: p.get("anchor_buyer") for p in a["providers"]}
+    owner = {x.id: pid for pid, plist in projects.items() for x in plist}
+    flat = {x.id: x for plist in projects.values() for x in plist}
+    for r in regions_of(a):
+        for y in m["pre_lease_years"]:
+            room = {b: math.floor(m["pre_lease_max_of_increment"] * binc[b][r][y]) for b in binc}
+            halls = sorted(
+                (x for x in flat.values() if x.region == r and x.year == y),
+                key=lambda x: (-x.capacity_mw, x.id),
+            )
+            for x in halls:
+                want = math.floor(share * x.capacity_mw + 0.5)
+                b = anchor[owner[x.id]]
+                if b is None or room[b] <= 0:
+                    b = max(room, key=lambda k: (room[k], -list(room).index(k)))
+                mw = min(want, room[b])
+                if mw > 0:
+                    room[b] -= mw
+                    flat[x.id] = x._replace(pre_lease_buyer=b, pre_lease_mw=mw)
+    return {pid: [flat[x.id] for x in plist] for pid, plist in projects.items()}
 
 
 def point_mode(a: dict[str, Any], d: Derived) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -135,8 +188,11 @@ def point_mode(a: dict[str, Any], d: Derived) -> dict[str, tuple[np.ndarray, np.
 
 
 def check(a: dict[str, Any], d: Derived) -> dict[str, str | None]:
-    """Point mode meets the study: year-end stocks, no unmet demand, turning points."""
-    study, years = a["study"], a["study"]["years"]
+    """Point mode meets the study (year-end stocks, no unmet demand, turning years under the
+    year-end rule and first shortage months in the same years); pre-leases keep the cover
+    rule. Returns region -> first month in shortage ("YYYY-MM") or None."""
+    study, years, thr = a["study"], a["study"]["years"], a["study"]["threshold"]
+    assert study["turning_point"] == "year_end" and study["sustain_months"] == 1
     pm = point_mode(a, d)
     for r, (dem, sup) in pm.items():
         assert np.all(dem <= a["model"]["max_occupancy"] * sup + 1e-9), f"unmet demand in {r}"
@@ -146,16 +202,37 @@ def check(a: dict[str, Any], d: Derived) -> dict[str, str | None]:
     pm["national"] = (sum(v[0] for v in pm.values()), sum(v[1] for v in pm.values()))
     res: dict[str, str | None] = {}
     for r, (dem, sup) in pm.items():
-        short = np.nonzero(dem / sup >= study["threshold"])[0]
+        want = study["first_short_year"].get(r)  # not listed: never short
+        dec = dem[11::12] / sup[11::12] >= thr  # one December per year (year_end rule)
+        got = years[int(np.argmax(dec))] if dec.any() else None
+        assert got == want, f"{r}: turns (year end) in {got}, the study says {want or 'never'}"
+        if r in study["stays_short"]:  # once short at a year end, short at every later one
+            assert dec[years.index(want) :].all(), r
+        short = np.nonzero(dem / sup >= thr)[0]  # monthly: p_shortage agrees with the study
         t0 = int(short[0]) if len(short) else None
         res[r] = None if t0 is None else f"{years[0] + t0 // 12}-{t0 % 12 + 1:02d}"
-        got = None if t0 is None else years[0] + t0 // 12
-        want = study["first_short_year"].get(r)  # not listed: never short
-        assert got == want, f"{r}: first short in {res[r]}, the study says {want or 'never'}"
-        if r in study["stays_short"]:  # once short, stays short (as the study's narrative)
-            assert np.all(dem[t0:] / sup[t0:] >= study["threshold"]), r
+        first = None if t0 is None else years[0] + t0 // 12
+        assert first == want, f"{r}: first short month {res[r]}, the study says {want or 'never'}"
     assert 80 <= sum(len(v) for v in d.projects.values()) <= 130
+    check_pre_leases(a, d)
     return res
+
+
+def check_pre_leases(a: dict[str, Any], d: Derived) -> None:
+    """Cover rule: a buyer's pre-leases in a (region, year) never exceed its increment there
+    (nor max_of_increment x it); each is in (0, capacity] and on a hall of a pre-lease year."""
+    m = a["model"]
+    held: dict[tuple[str, str, int], int] = {}
+    for x in (x for plist in d.projects.values() for x in plist):
+        if x.pre_lease_buyer is None:
+            assert x.pre_lease_mw == 0, x.id
+            continue
+        assert 0 < x.pre_lease_mw <= x.capacity_mw and x.year in m["pre_lease_years"], x.id
+        key = (x.pre_lease_buyer, x.region, x.year)
+        held[key] = held.get(key, 0) + x.pre_lease_mw
+    for (b, r, y), mw in held.items():
+        inc = d.buyer_inc[b][r][y]
+        assert mw <= m["pre_lease_max_of_increment"] * inc <= inc, (b, r, y, mw, inc)
 
 
 def truncnorm(nominal: float, concentration: float) -> dict[str, Any]:
@@ -192,20 +269,53 @@ def render_buyer(a: dict[str, Any], d: Derived, b: dict[str, Any]) -> str:
     )
 
 
+def render_project(x: Project) -> str:
+    if x.pre_lease_buyer is None:
+        return block("project", x._asdict(), pre_lease="", pre_lease_note="")
+    lease = f', pre_lease = {{ buyer = "{x.pre_lease_buyer}", mw = {x.pre_lease_mw} }}'
+    note = f"; pre-leased {x.pre_lease_mw} MW to {x.pre_lease_buyer} (assumption: header)"
+    return block("project", x._asdict(), pre_lease=lease, pre_lease_note=note)
+
+
 def render_provider(a: dict[str, Any], d: Derived, p: dict[str, Any]) -> str:
-    projects = "\n".join(block("project", x._asdict()) for x in d.projects[p["id"]])
+    plist = d.projects[p["id"]]
     note = comment(
         f"{TAG[p['named_in_study']]}: {p['note']}. Active in: {', '.join(p['shares_pct'])}."
     )
     late = f"{a['model']['late_gamma_a'] * p['late_gamma_scale']:g}"
-    return block("provider", a["model"], p, note=note, late_mean=late, projects=projects)
+    per_region = {r["id"]: r["lateness_loading"] for r in a["regions"]}
+    mix = ", ".join(f"{r} {per_region[r]:.2f}" for r in p["shares_pct"])
+    head = "; pre-leases: header" if any(x.pre_lease_buyer for x in plist) else ""
+    return block(
+        "provider",
+        a["model"],
+        p,
+        {"region_loading": d.region_loading[p["id"]]},
+        note=note,
+        late_mean=late,
+        loading_mix=mix,
+        pre_lease_head=head,
+        projects="\n".join(render_project(x) for x in plist),
+    )
+
+
+def render_event(e: dict[str, Any]) -> str:
+    return block("demand_event", e, why=comment(e["why"]))
 
 
 def render_region(a: dict[str, Any], d: Derived, r: dict[str, Any]) -> str:
     dem, sup = d.stock[r["id"]][a["study"]["base_year"]]
     src, why = comment(r["source"]), comment(r["delay_factor_why"])
     return block(
-        "region", a["study"], r, source=src, delay_factor_why=why, demand_mw=dem, supply_mw=sup
+        "region",
+        a["study"],
+        r,
+        source=src,
+        delay_factor_why=why,
+        lateness_loading_why=comment(r["lateness_loading_why"]),
+        lateness_loading=f"{r['lateness_loading']:.2f}",
+        demand_mw=dem,
+        supply_mw=sup,
     )
 
 
@@ -227,10 +337,31 @@ def render(a: dict[str, Any], d: Derived) -> str:
         f"#   {y}: " + "; ".join(f"{r} {a['month_slots'][str(y)][r]}" for r in regions)
         for y in years
     )
-    why = {f"why_{g}": "\n".join(comment(text) for text in a["why"][g].values()) for g in a["why"]}
+    fill = placeholders(a, d)
+
+    def text(t: str, indent: int = 0) -> str:
+        return comment(Template(t).substitute(fill), indent)
+
+    why = {f"why_{g}": "\n".join(text(t) for t in a["why"][g].values()) for g in a["why"]}
+    changes = "\n".join(
+        comment(f"{c['what']}: {c['old']} -> {c['new']}: {c['why']}.") for c in a["changes"]
+    )
+    leased = [x for plist in d.projects.values() for x in plist if x.pre_lease_buyer]
+    by_year = {
+        y: sum(x.pre_lease_mw for x in leased if x.year == y) for y in model["pre_lease_years"]
+    }
     main = Template((DATA / "cic2025.toml.tmpl").read_text(encoding="utf-8"))
     return main.substitute(
         study | why | {f"n_{g}": len(a[g]) for g in ("regions", "buyers", "providers")},
+        changes=changes,
+        turning_point_why=text(study["turning_point_source"]),
+        max_occupancy_keep_why=text(model["max_occupancy_keep_why"]),
+        pre_lease_why=text(model["pre_lease_why"]),
+        pre_lease_share_pct=f"{100 * d.pre_lease_share:g}",
+        pre_lease_mw=sum(x.pre_lease_mw for x in leased),
+        pre_lease_n=len(leased),
+        pre_lease_totals="; ".join(f"{y} {mw} MW" for y, mw in by_year.items()),
+        demand_events="\n\n".join(render_event(e) for e in a["demand_events"]),
         last_year=years[-1],
         threshold=f"{study['threshold']:.2f}",
         max_occupancy=f"{model['max_occupancy']:.2f}",
@@ -245,6 +376,23 @@ def render(a: dict[str, Any], d: Derived) -> str:
         providers="\n\n".join(render_provider(a, d, p) for p in a["providers"]),
         spillover="\n".join(render_spillover(s) for s in a["spillover"]),
     )
+
+
+def placeholders(a: dict[str, Any], d: Derived) -> dict[str, str]:
+    """Values the why texts name as ${...}: derived here so the text cannot drift."""
+    m, years = a["model"], a["study"]["years"]
+    pm = point_mode(a, d)
+    peak = max(float(np.max(dem / sup)) for dem, sup in pm.values())
+    yrs = m["pre_lease_years"]
+    return {
+        "peak": f"{100 * peak:.1f}%",
+        "years": f"{yrs[0]}-{yrs[-1]}" if len(yrs) > 1 else str(yrs[0]),
+        "share_pct": f"{100 * d.pre_lease_share:g}",
+        "max_of_inc_pct": f"{100 * m['pre_lease_max_of_increment']:g}",
+        "max_of_inc": f"{m['pre_lease_max_of_increment']:g}",
+        "band": m["demand_band_2028"],
+        "last_year": str(years[-1]),
+    }
 
 
 def _width(text: str) -> int:
@@ -275,9 +423,22 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--check", action="store_true", help="compare with the file on disk")
     ap.add_argument("--out", type=Path, default=OUT_PATH)
+    ap.add_argument(
+        "--pre-lease-share",
+        type=float,
+        default=None,
+        help="share of each near-term hall pre-leased (default: assumptions.toml); a "
+        "non-default share needs --out elsewhere than priors/cic2025.toml",
+    )
     args = ap.parse_args(argv)
     a = load_assumptions()
-    derived = build(a, read_stock())
+    share = args.pre_lease_share
+    if share is not None and not 0.0 <= share <= 1.0:
+        ap.error(f"--pre-lease-share must be in [0, 1], got {share}")
+    default = share is None or share == a["model"]["pre_lease_share"]
+    if not default and args.out.resolve() == OUT_PATH.resolve():
+        ap.error("a non-default --pre-lease-share writes a variant: give --out another path")
+    derived = build(a, read_stock(), share)
     res = check(a, derived)
     text = render(a, derived)
     if args.check:
@@ -287,7 +448,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(text, encoding="utf-8")
     n_proj = sum(len(v) for v in derived.projects.values())
     n_b, n_p = len(a["buyers"]), len(a["providers"])
+    n_pl = sum(1 for v in derived.projects.values() for x in v if x.pre_lease_buyer)
+    mw_pl = sum(x.pre_lease_mw for v in derived.projects.values() for x in v)
     print(f"wrote {args.out} ({n_b} buyers, {n_p} providers, {n_proj} projects)")
+    print(f"pre-lease share {derived.pre_lease_share:g}: {mw_pl} MW on {n_pl} halls")
     print(f"point-mode first month with occupancy >= {a['study']['threshold']:.2f}:", res)
     return 0
 

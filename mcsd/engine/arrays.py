@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
+from scipy import special
 
 from mcsd.kernels.layout import GROUPS, MAX_FAST_GAMMA_SHAPE, N_PARAMS, NO_DIST
 from mcsd.priors import distributions
@@ -79,6 +80,29 @@ class ModelArrays(NamedTuple):
     h_cancel: np.ndarray  # (J,)
     h_on_time: np.ndarray  # (J,)
     h_late: np.ndarray  # (J, MAX_FAST_GAMMA_SHAPE)
+    # market mechanics (each neutral by default: the flags are False and nothing changes)
+    turning_year_end: bool  # turning point = first December in shortage
+    has_shared_lateness: bool
+    late_provider_loading: np.ndarray  # (P,) wp
+    late_region_loading: np.ndarray  # (P,) wr
+    late_own_loading: np.ndarray  # (P,) sqrt(1 - wp**2 - wr**2)
+    late_threshold: np.ndarray  # (P,) ndtri(p_on_time): late iff the latent normal exceeds it
+    has_share_loading: bool
+    share_market_loading: np.ndarray  # (B,) rho
+    share_own_loading: np.ndarray  # (B,) sqrt(1 - rho**2)
+    zbar_scale: float  # 1 / sqrt(K): the mean market factor's normalisation
+    has_pre_lease: bool
+    pre_lease_mw: np.ndarray  # (J,) firm MW pre-leased in each hall, 0 when none
+    has_firm: bool  # pre-leases or demand events: firm requests outside the increments
+    event_region: np.ndarray  # (E,) int64
+    event_month: np.ndarray  # (E,) int64, 1-based
+    event_year: np.ndarray  # (E,) int64 calendar-year index k of the event month
+    event_mw: np.ndarray  # (E,)
+    event_loading: np.ndarray  # (E,) w
+    event_own_loading: np.ndarray  # (E,) sqrt(1 - w**2)
+    event_threshold: np.ndarray  # (E,) ndtri(1 - p): the event happens above it
+    event_nominal: np.ndarray  # (E,) float64 1.0 when p > 0.5 (point mode) else 0.0
+    h_event: np.ndarray  # (E,)
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a run hashes each draw's name again; ~4 us each
@@ -105,6 +129,16 @@ def _support_lower(dist: Distribution) -> float:
 
 def build_model_arrays(priors: Priors) -> ModelArrays:
     """Compile ``priors`` into kernel arrays (see ``ModelArrays``)."""
+    # the loader refuses these; priors built in code reach here unchecked
+    if priors.turning_point not in ("first_month", "year_end"):
+        raise ValueError(
+            f"turning_point must be 'first_month' or 'year_end', got {priors.turning_point!r}"
+        )
+    if priors.turning_point == "year_end" and priors.sustain_months != 1:
+        raise ValueError(
+            "turning_point 'year_end' reads one December: sustain_months must be 1, got "
+            f"{priors.sustain_months}"
+        )
     regions = priors.region_ids
     r_index = {r: i for i, r in enumerate(regions)}
     R, T = len(regions), priors.n_months
@@ -203,6 +237,27 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
             rf_code[ri], rf_params[ri] = dist_params(reg.delay_factor)
 
     J = len(projects)
+    pre_lease = np.array([p.pre_lease_mw for _, p in projects], dtype=np.float64).reshape(J)
+    buyer_ids = [b.id for b in priors.buyers]
+    for _, proj in projects:
+        if proj.pre_lease_buyer is not None and proj.pre_lease_mw > 0:
+            # the firm part leaves the scaled, phased increment of its region and year
+            k = years.index(int(proj.scheduled_month[:4]))
+            bi = buyer_ids.index(proj.pre_lease_buyer)
+            inc_year[bi, r_index[proj.region], k] -= proj.pre_lease_mw
+    if pre_lease.any():
+        np.maximum(inc_year, 0.0, out=inc_year)  # a full pre-lease can leave -1e-13
+        weights = np.array(profiles)[profile_group][:, month_of_year]  # (B, T)
+        inc_month = inc_year[:, :, month_year] * weights[:, None, :]
+    wp = np.array([p.delivery_delay_months.provider_loading for p in priors.providers])
+    wr = np.array([p.delivery_delay_months.region_loading for p in priors.providers])
+    wp, wr = wp.reshape(P), wr.reshape(P)
+    rho = np.array([b.third_party_share_market_loading for b in priors.buyers]).reshape(B)
+    events = priors.demand_events
+    E = len(events)
+    ev_prob = np.array([e.probability for e in events], dtype=np.float64).reshape(E)
+    ev_load = np.array([e.market_loading for e in events], dtype=np.float64).reshape(E)
+    ev_month = np.array([priors.month_index(e.month) for e in events], np.int64).reshape(E)
     proj_provider = np.array([pi for pi, _ in projects], dtype=np.int64)
     proj_region = np.array([r_index[p.region] for _, p in projects], dtype=np.int64)
     proj_cap = np.array([p.capacity_mw for _, p in projects], dtype=np.float64)
@@ -210,6 +265,28 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
 
     h = slot_hash
     return ModelArrays(
+        turning_year_end=priors.turning_point == "year_end",
+        has_shared_lateness=bool(np.any(wp != 0.0) or np.any(wr != 0.0)),
+        late_provider_loading=wp,
+        late_region_loading=wr,
+        late_own_loading=np.sqrt(np.maximum(1.0 - wp * wp - wr * wr, 0.0)),
+        late_threshold=special.ndtri(p_on),
+        has_share_loading=bool(np.any(rho != 0.0)),
+        share_market_loading=rho,
+        share_own_loading=np.sqrt(1.0 - rho * rho),
+        zbar_scale=1.0 / math.sqrt(K),
+        has_pre_lease=bool(pre_lease.any()),
+        pre_lease_mw=pre_lease,
+        has_firm=bool(pre_lease.any()) or E > 0,
+        event_region=np.array([r_index[e.region] for e in events], np.int64).reshape(E),
+        event_month=ev_month,
+        event_year=month_year[ev_month - 1] if E else np.zeros(0, np.int64),
+        event_mw=np.array([e.mw for e in events], dtype=np.float64).reshape(E),
+        event_loading=ev_load,
+        event_own_loading=np.sqrt(1.0 - ev_load * ev_load),
+        event_threshold=special.ndtri(1.0 - ev_prob),
+        event_nominal=(ev_prob > 0.5).astype(np.float64),
+        h_event=np.array([h("event", e.id) for e in events], np.uint64).reshape(E),
         n_regions=R,
         n_months=T,
         n_years=K,
@@ -295,4 +372,29 @@ def stock_bounds(priors: Priors, m: ModelArrays) -> StockBounds:
         project_capacity_mw=m.proj_capacity_mw,
         earliest_delivery=earliest_delivery(priors, m),
         demand_scale_hi=scale_hi,
+        **_firm_bounds(priors, m),
     )
+
+
+def _firm_bounds(priors: Priors, m: ModelArrays) -> dict[str, np.ndarray]:
+    """``StockBounds``' firm-request and deferrable bounds (R, T), cumulated; none without
+    pre-leases or events (the bins stay those of the plain model)."""
+    if not m.has_firm:
+        return {}
+    R, T = m.n_regions, m.n_months
+    firm = np.zeros((R, T))
+    waiting = np.zeros((R, T))
+    first = earliest_delivery(priors, m)
+    for j in np.flatnonzero(m.pre_lease_mw > 0):
+        r, x = m.proj_region[j], m.pre_lease_mw[j]
+        at = min(first[j], m.proj_scheduled[j])
+        if at <= T:
+            firm[r, at - 1] += x
+        if m.proj_scheduled[j] <= T:
+            waiting[r, m.proj_scheduled[j] - 1] += x
+    for e in range(m.event_mw.shape[0]):
+        firm[m.event_region[e], m.event_month[e] - 1] += m.event_mw[e]
+    return {
+        "cumulative_firm_mw": np.cumsum(firm, axis=1),
+        "deferrable_mw": np.cumsum(waiting, axis=1),
+    }

@@ -18,11 +18,16 @@ import numpy as np
 from mcsd.kernels.jit import bits_float, float_bits, jit, jit_inline
 from mcsd.kernels.layout import (
     FIXED_POINT_SCALE,
+    N_MW_VARS,
     OCC_BINS_PER_UNIT,
+    ROW_ACCEPT,
+    ROW_DEFERRED,
+    ROW_INFLOW,
     ROW_REQUESTED,
     ROW_SERVED,
     ROW_SUPPLY,
     ROW_UNMET,
+    VAR_DEFERRED,
     VAR_OCCUPANCY,
 )
 from mcsd.kernels.stock import occupancy
@@ -35,7 +40,7 @@ _NEAR_EDGE = 1e-9
 _KEY_POS_INF = np.int64(0x7FF0000000000000)  # order key of +inf
 _KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # order key of -inf
 _S63 = np.int64(63)
-ROW_INFLOW, ROW_ACCEPT = 5, 6  # rows of work that ``serve_month`` leaves its spillover in
+_MW_ROWS = (ROW_SERVED, ROW_SUPPLY, ROW_UNMET, ROW_DEFERRED)  # work rows of the MW variables
 
 
 @jit_inline
@@ -137,6 +142,7 @@ def fold_occupancy(
     kbuf,
     xbuf,
     full=None,
+    can_turn=True,
 ):
     """Fold month t's occupancy (served / supply from work: (7, R1, block)) into the
     shortage counts, fixed-point sums, pending histogram (occ_pend: (R1 x T, bins)),
@@ -145,7 +151,9 @@ def fold_occupancy(
 
     A cell is short when its occupancy is >= threshold or, given ``full`` (R1, block) from
     ``mark_full``, when it is held at the cap: served / supply can round below
-    max_occupancy, so a threshold equal to it would otherwise miss capped cells."""
+    max_occupancy, so a threshold equal to it would otherwise miss capped cells.
+    A path's turning month is set only in months where ``can_turn`` (every month under the
+    first-month rule, Decembers under the year-end rule)."""
     top = occ_pend.shape[1] - 1
     f_top = float(top)
     T = occ_touch.shape[1]
@@ -168,7 +176,7 @@ def fold_occupancy(
             rn = (run[r, i] + 1) * short
             run[r, i] = rn
             tm_i = tm[r, i]
-            tm[r, i] = t_turn if (tm_i == 0) & (rn >= sustain) else tm_i
+            tm[r, i] = t_turn if (tm_i == 0) & (rn >= sustain) & can_turn else tm_i
             # floor(1000 x) is the bin unless 1000 x is within 1e-9 of an integer (rounding
             # moves it by < 3e-13): those few take the exact edge comparison below. Clamped
             # into [0, top] first (NaN to 0) by selects, which vectorize, so int() is defined
@@ -243,18 +251,28 @@ def mark_full(work, nb, max_occupancy, threshold, has_spillover, full):
 
 
 @jit
-def fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
-    """Fold month t's served demand, supply and unmet demand (rows 2, 0 and 3 of work:
-    (7, R1, block)) into the pending histograms (mw_pend: (3 x R1 x T, bins)) and the
-    min/max."""
+def fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf, has_deferred):
+    """Fold month t's served demand, supply, unmet and deferred demand (rows ``_MW_ROWS`` of
+    work: (8, R1, block)) into the pending histograms (mw_pend: (N_MW_VARS x R1 x T, bins))
+    and the min/max. Without pre-leases (``has_deferred`` False) deferred demand is 0 on
+    every path: counted at once."""
     n_mw = mw_pend.shape[1] - 2
     R1 = mw_touch.shape[1]
     T = mw_touch.shape[2]
-    for v in range(3):
+    for v in range(N_MW_VARS):
+        w = _MW_ROWS[v]
         for r in range(R1):
-            w = ROW_SERVED if v == 0 else (ROW_SUPPLY if v == 1 else ROW_UNMET)
             base = lo[v, r, t]
             iw = inv_width[v, r, t]
+            c = (v * R1 + r) * T + t
+            if v == VAR_DEFERRED - 1 and not has_deferred:
+                k0 = _mw_bin(0.0, base, iw, n_mw)
+                key0 = _order_key(0.0)
+                _merge_min_max(vmin, vmax, v + 1, r, t, key0, key0)
+                mw_pend[c, k0] += nb
+                mw_touch[v, r, t, 0] = min(mw_touch[v, r, t, 0], k0)
+                mw_touch[v, r, t, 1] = max(mw_touch[v, r, t, 1], k0)
+                continue
             key_lo = _SIGN_OFF
             key_hi = -_SIGN_OFF - 1
             for i in range(nb):
@@ -274,7 +292,7 @@ def fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf):
                 for i in range(nb):
                     k_lo = min(k_lo, np.int64(kbuf[i]))
                     k_hi = max(k_hi, np.int64(kbuf[i]))
-            _count_bins(mw_pend, (v * R1 + r) * T + t, kbuf, nb, k_lo, k_hi)
+            _count_bins(mw_pend, c, kbuf, nb, k_lo, k_hi)
             mw_touch[v, r, t, 0] = min(mw_touch[v, r, t, 0], k_lo)
             mw_touch[v, r, t, 1] = max(mw_touch[v, r, t, 1], k_hi)
 

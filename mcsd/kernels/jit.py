@@ -19,8 +19,10 @@ compiled functions, bound here by symbol name so cached kernels can call them.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
+from typing import Any
 
 NO_PREFER_256 = "-prefer-256-bit"
 MAX_ENV_THREADS = 4096
@@ -68,7 +70,54 @@ import llvmlite.binding as ll  # noqa: E402
 import numba  # noqa: E402
 from llvmlite import ir  # noqa: E402
 from numba import types  # noqa: E402
+from numba.core import caching  # noqa: E402
 from numba.extending import get_cython_function_address, intrinsic  # noqa: E402
+
+# ---------------------------------------------------------------- the kernels' cache key
+# numba stamps each cached function with its own file's mtime and size only, so after an
+# edit of sampling.py a cached simulate_paths (paths.py) would go on running the old
+# sampler. The kernels' entries are stamped instead with a digest of every kernel module's
+# source: any edit in this folder recompiles them all.
+KERNELS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def kernel_source_digest() -> str:
+    """sha256 of the kernel modules' sources (file names and bytes, in name order)."""
+    h = hashlib.sha256()
+    for name in sorted(os.listdir(KERNELS_DIR)):
+        if name.endswith(".py"):
+            h.update(name.encode() + b"\0")
+            with open(os.path.join(KERNELS_DIR, name), "rb") as f:
+                h.update(f.read() + b"\0")
+    return h.hexdigest()
+
+
+KERNEL_SOURCE_DIGEST = kernel_source_digest()
+
+
+def _kernels_locator(base: Any) -> Any:
+    """``base`` (a numba cache locator) for kernel modules only, stamped with the digest."""
+
+    class KernelsLocator(base):
+        @classmethod
+        def from_function(cls, py_func, py_file):
+            if os.path.dirname(os.path.abspath(py_file)) != KERNELS_DIR:
+                return None
+            return super().from_function(py_func, py_file)
+
+        def get_source_stamp(self):
+            return ("mcsd-kernels", KERNEL_SOURCE_DIGEST)
+
+    KernelsLocator.__name__ = KernelsLocator.__qualname__ = f"Kernels{base.__name__}"
+    return KernelsLocator
+
+
+_BASE_LOCATORS: tuple[type, ...] = (
+    caching.UserProvidedCacheLocator,
+    caching.InTreeCacheLocator,
+    caching.UserWideCacheLocator,
+)
+caching.CacheImpl._locator_classes[:0] = list(map(_kernels_locator, _BASE_LOCATORS))
 
 # error_model="numpy": no zero-division checks (every division in the kernels is guarded or
 # has a nonzero denominator), which lets LLVM vectorize and keeps branches out of hot loops.

@@ -29,11 +29,17 @@ G_MARKET, G_BUYER, G_SHARE, G_DELAY, G_CANCEL = range(len(GROUPS))
 MAX_FAST_GAMMA_SHAPE = 8  # integer gamma shapes up to this use -log(U1...Ua)
 
 # Per-path variables (``keep`` arrays and the min/max accumulators), in this order.
-VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET = 0, 1, 2, 3
-N_VARS = 4
-# Rows of the per-block stock buffer ``work`` (7, R + 1, block); row R is the national sum.
+VAR_OCCUPANCY, VAR_DEMAND, VAR_SUPPLY, VAR_UNMET, VAR_DEFERRED = 0, 1, 2, 3, 4
+N_VARS = 5
+N_MW_VARS = 4  # MW histogram rows: demand, supply, unmet, deferred (VAR_* - 1)
+# Rows of the per-block stock buffer ``work`` (8, R + 1, block); row R is the national sum.
+# Rows 0-3 and 7 are the month's stocks; 4-6 are ``serve_month``'s scratch, of which 5 and 6
+# keep its spillover inflow and acceptance for ``fold.mark_full``.
 ROW_SUPPLY, ROW_REQUESTED, ROW_SERVED, ROW_UNMET = 0, 1, 2, 3
-N_WORK_ROWS = 7
+ROW_ROOM, ROW_INFLOW, ROW_ACCEPT, ROW_DEFERRED = 4, 5, 6, 7
+N_WORK_ROWS = 8
+STOCK_ROWS = (ROW_SUPPLY, ROW_REQUESTED, ROW_SERVED, ROW_UNMET, ROW_DEFERRED)  # national sums
+MONTH_DECEMBER = 11  # month_of_year of December (0 = January): the year-end turning rule
 
 OCC_BINS_PER_UNIT = 1000  # occupancy histogram: bins [k/1000, (k+1)/1000), k = 0..1000
 N_OCC_BINS = OCC_BINS_PER_UNIT + 1

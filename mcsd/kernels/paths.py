@@ -18,19 +18,30 @@ from mcsd.kernels.fold import (
 )
 from mcsd.kernels.jit import jit
 from mcsd.kernels.layout import (
+    MONTH_DECEMBER,
+    N_MW_VARS,
     N_WORK_ROWS,
     PENDING_MAX_PATHS,
+    ROW_DEFERRED,
     ROW_REQUESTED,
     ROW_SERVED,
     ROW_SUPPLY,
     ROW_UNMET,
+    VAR_DEFERRED,
     VAR_DEMAND,
     VAR_OCCUPANCY,
     VAR_SUPPLY,
     VAR_UNMET,
 )
-from mcsd.kernels.sampling import nominal_block, sample_block
-from mcsd.kernels.stock import additions, national, occupancy, serve_month, year_requests
+from mcsd.kernels.sampling import Inputs, nominal_block, sample_inputs
+from mcsd.kernels.stock import (
+    additions,
+    firm_requests,
+    national,
+    occupancy,
+    serve_month,
+    year_requests,
+)
 
 
 @jit
@@ -53,7 +64,7 @@ def simulate_paths(
     """Simulate paths ``path0 .. path0 + n - 1`` and add them to the accumulators.
 
     m: ``ModelArrays``; group_seed_keys: (G,) uint64, one seed key per input group (all
-    equal in a plain run); lo, inv_width (3, R1, T): the MW histogram bins; counts: the
+    equal in a plain run); lo, inv_width (N_MW_VARS, R1, T): the MW histogram bins; counts: the
     accumulator's ``Counts``; pend: its ``Pending`` uint16 histogram counts, for
     pend.paths[0] paths. Pending counts are flushed before they could overflow and, when
     ``flush``, on return (a run flushes once at its end: a flush costs about as much as 200
@@ -67,14 +78,28 @@ def simulate_paths(
     B = m.market_loading.shape[0]
     J = m.proj_capacity_mw.shape[0]
     R1 = R + 1
-    scale = np.empty((B, K, block))
-    delivery = np.empty((J, block), dtype=np.int64)
+    E = m.event_mw.shape[0]
+    inputs = Inputs(
+        np.empty((B, K, block)),
+        np.empty((J, block), dtype=np.int64),
+        np.empty((E, block)),
+        np.empty((K, 0)),
+        np.empty((J, 0), dtype=np.bool_),
+        np.empty((B, 0)),
+    )
+    scale = inputs.scale
+    delivery = inputs.delivery
+    fb = block if m.has_firm else 0  # firm requests and deferred demand, when any
+    firm = np.zeros((R, T, fb))
+    deferred = np.zeros((R, T, fb))
+    year_end = m.turning_year_end
+    sustain = 1 if year_end else m.sustain
     year_req = np.empty((m.profiles.shape[0], R, K, block))
     add = np.empty((R, T, block))
     work = np.empty((N_WORK_ROWS, R1, block))
     xbuf = np.empty(block)
     occ_pend2 = pend.occupancy.reshape((R1 * T, -1))
-    mw_pend2 = pend.mw.reshape((3 * R1 * T, -1))
+    mw_pend2 = pend.mw.reshape((N_MW_VARS * R1 * T, -1))
     year_short = np.zeros((R1, block), dtype=np.int64)
     run = np.empty((R1, block), dtype=np.int64)
     tm = np.empty((R1, block), dtype=np.int64)
@@ -87,9 +112,9 @@ def simulate_paths(
             flush_pending(pend, counts)
             pending = 0
         if point:
-            nominal_block(m, nb, scale, delivery)
+            nominal_block(m, nb, inputs)
         else:
-            sample_block(m, group_seed_keys, path0 + b0, nb, scale, delivery)
+            sample_inputs(m, group_seed_keys, path0 + b0, nb, inputs)
         year_requests(
             m.increments_year_mw,
             m.inc_row_buyer,
@@ -100,6 +125,8 @@ def simulate_paths(
             year_req,
         )
         additions(m.proj_region, m.proj_capacity_mw, delivery, nb, add)
+        if m.has_firm:
+            firm_requests(m, delivery, inputs.event_on, nb, firm, deferred)
         for r in range(R1):
             start = 1 if m.in_shortage_at_base[r] else 0
             for i in range(nb):
@@ -117,6 +144,9 @@ def simulate_paths(
                 m.month_year,
                 m.month_of_year,
                 add,
+                m.has_firm,
+                firm,
+                deferred,
                 t,
                 nb,
                 work,
@@ -128,7 +158,7 @@ def simulate_paths(
                 t,
                 nb,
                 m.threshold,
-                m.sustain,
+                sustain,
                 counts.shortage,
                 counts.occupancy_fixed,
                 occ_pend2,
@@ -140,6 +170,7 @@ def simulate_paths(
                 kbuf,
                 xbuf,
                 full,
+                (not year_end) or m.month_of_year[t] == MONTH_DECEMBER,
             )
             fold_short_months(run, t, nb, m.month_year, year_short, counts.short_months)
             fold_mw(
@@ -153,6 +184,7 @@ def simulate_paths(
                 counts.vmin,
                 counts.vmax,
                 kbuf,
+                m.has_pre_lease,
             )
             if keep:
                 for r in range(R1):
@@ -164,6 +196,7 @@ def simulate_paths(
                         kept_vals[b0 + i, VAR_DEMAND, r, t] = d
                         kept_vals[b0 + i, VAR_SUPPLY, r, t] = s
                         kept_vals[b0 + i, VAR_UNMET, r, t] = work[ROW_UNMET, r, i]
+                        kept_vals[b0 + i, VAR_DEFERRED, r, t] = work[ROW_DEFERRED, r, i]
         for r in range(R1):
             for i in range(nb):
                 tm_i = tm[r, i]

@@ -38,6 +38,7 @@ from mcsd.kernels.stream import path_key, uniform
 from mcsd.kernels.transforms import (
     fast_exp,
     fast_log_pos,
+    ndtr,
     ndtri_row,
     ppf_row,
     quantile_of_normal_row,
@@ -110,6 +111,32 @@ def _two_sided_truncnorm(code, params, b):
 
 
 @jit
+def _share_on_cycle(m, n, s):
+    """Replace the share uniforms of buyers with a market loading rho by
+    Phi(rho Zbar + sqrt(1 - rho^2) Eb): Eb = ndtri(u) the buyer's own normal, Zbar the mean
+    market factor sum_k Zm[k] / sqrt(K) (s.normal_z[:K], already drawn)."""
+    K = m.n_years
+    u = s.share_u
+    zm = s.normal_z
+    zbar = s.w[0]
+    own = s.w[1]
+    for i in range(n):
+        zbar[i] = 0.0
+    for k in range(K):
+        for i in range(n):
+            zbar[i] += zm[k, i]
+    for i in range(n):
+        zbar[i] *= m.zbar_scale
+    for b in range(u.shape[0]):
+        rho = m.share_market_loading[b]
+        if rho != 0.0:
+            ndtri_row(u[b], own, n, s.idx, s.t)
+            c = m.share_own_loading[b]
+            for i in range(n):
+                u[b, i] = ndtr(rho * zbar[i] + c * own[i])
+
+
+@jit
 def _share_ratios(m, keys, n, s, ratio):
     """ratio[b, i] = buyer b's third-party share on lane i over its nominal; keys (LANES,)
     share-group path keys, ratio (B, LANES); s: scratch.
@@ -123,6 +150,8 @@ def _share_ratios(m, keys, n, s, ratio):
     u = s.share_u
     v = s.share_v
     _uniform_rows(keys, m.h_share, n, u)
+    if m.has_share_loading:
+        _share_on_cycle(m, n, s)
     for b in range(B):
         if _two_sided_truncnorm(code, params, b):
             for i in range(n):
@@ -192,7 +221,7 @@ def _clamped_half_up(dev):
 
 
 @jit
-def _delivery_months(m, pk, n, col0, s, delivery_out):
+def _delivery_months(m, pk, n, col0, s, delivery_out, late_out):
     """Delivery month (1-based, 0 if cancelled) of every project on n lanes, into
     delivery_out[j, col0 + i]. pk (G, LANES) path keys; s: scratch.
 
@@ -203,6 +232,7 @@ def _delivery_months(m, pk, n, col0, s, delivery_out):
     """
     kd = pk[G_DELAY]
     kc = pk[G_CANCEL]
+    keep_late = late_out.shape[1] > 0
     P = m.cancel_prob.shape[0]
     # rows 0..P-1: the providers' delay factors, rows P..P+R-1: the regions'
     u = s.factor_u
@@ -210,6 +240,11 @@ def _delivery_months(m, pk, n, col0, s, delivery_out):
     _uniform_rows(kd, m.h_prov_factor, n, u[:P])
     _uniform_rows(kd, m.h_region_factor, n, u[P:])
     _ndtri_rows(u, f, n, s.idx, s.t)
+    zn = s.factor_n
+    if m.has_shared_lateness:  # the factors' normals Zp, Zr, before they become factors
+        for p in range(zn.shape[0]):
+            for i in range(n):
+                zn[p, i] = f[p, i]
     _factor_rows(m.prov_factor_code, m.prov_factor_params, u[:P], f[:P], n)
     _factor_rows(m.region_factor_code, m.region_factor_params, u[P:], f[P:], n)
     pf = f[:P]
@@ -229,6 +264,22 @@ def _delivery_months(m, pk, n, col0, s, delivery_out):
         for i in range(n):
             u_on_time[i] = uniform(kd[i], h_on_time)
             u_cancel[i] = uniform(kc[i], h_cancel)
+        wp = m.late_provider_loading[p]
+        wr = m.late_region_loading[p]
+        if wp != 0.0 or wr != 0.0:
+            # late iff wp Zp + wr Zr + c Ej > ndtri(p_on_time); u_on_time is rewritten as 1
+            # (late) or 0 (on time) against on_time = 1/2, so the loops below stay as they are
+            ej = s.w[3]
+            ndtri_row(u_on_time, ej, n, s.idx, s.t)
+            c = m.late_own_loading[p]
+            thr = m.late_threshold[p]
+            for i in range(n):
+                x = wp * zn[p, i] + wr * zn[P + r, i] + c * ej[i]
+                u_on_time[i] = 1.0 if x > thr else 0.0
+            on_time = 0.5
+        if keep_late:
+            for i in range(n):
+                late_out[j, col0 + i] = u_on_time[i] >= on_time
         a = m.late_int_shape[p]
         if a > 0:
             neg_scale = -m.late_params[p, 3]
@@ -268,7 +319,8 @@ class _Scratch(NamedTuple):
     ratio: np.ndarray  # (B, LANES) share / nominal
     factor_u: np.ndarray  # (P + R, LANES) delay-factor uniforms
     factor_z: np.ndarray  # (P + R, LANES) their normals, then the factors
-    w: np.ndarray  # (3, LANES) per-project rows
+    factor_n: np.ndarray  # (P + R, LANES) the factors' normals (shared lateness)
+    w: np.ndarray  # (4, LANES) per-item rows
     idx: np.ndarray  # (rows x LANES,) int64: ndtri tail positions
     t: np.ndarray  # (rows x LANES,) ndtri tail values
 
@@ -289,65 +341,164 @@ def _new_scratch(m):
         np.empty((B, LANES)),
         np.full((P + R, LANES), 0.5),
         np.empty((P + R, LANES)),
-        np.empty((3, LANES)),
+        np.empty((P + R, LANES)),
+        np.empty((4, LANES)),
         np.empty(rows * LANES, dtype=np.int64),
         np.empty(rows * LANES),
     )
 
 
 @jit
-def _sample_paths(m, group_seed_keys, path0, n, zm_out, scale_out, delivery_out):
-    """Inputs of paths path0 .. path0+n-1 into columns 0..n-1 of scale_out (B, K, >= n)
-    and delivery_out (J, >= n); the market factor into zm_out (K, >= n) unless it has no
-    columns. Paths go LANES at a time."""
+def _events(m, keys, n, col0, s, event_out):
+    """event_out[e, col0 + i] = 1.0 when demand event e happens on lane i, else 0.0:
+    w Zm[k] + sqrt(1 - w^2) E > ndtri(1 - p), E = ndtri(u) its own normal, Zm[k] the market
+    normal of its year (s.normal_z[k]). keys (LANES,) buyer-group path keys."""
+    u = s.w[0]
+    e_own = s.w[1]
+    for e in range(m.event_mw.shape[0]):
+        h = m.h_event[e]
+        for i in range(n):
+            u[i] = uniform(keys[i], h)
+        ndtri_row(u, e_own, n, s.idx, s.t)
+        w = m.event_loading[e]
+        c = m.event_own_loading[e]
+        thr = m.event_threshold[e]
+        zk = s.normal_z[m.event_year[e]]
+        for i in range(n):
+            x = w * zk[i] + c * e_own[i]
+            event_out[e, col0 + i] = 1.0 if x > thr else 0.0
+
+
+@jit
+def _sample_paths(m, group_seed_keys, path0, n, out):
+    """Inputs of paths path0 .. path0+n-1 into columns 0..n-1 of the ``Inputs`` arrays
+    ``out``; optional outputs (market factor, late events, share ratios) are skipped when
+    they have no columns. Paths go LANES at a time."""
     K = m.n_years
     G = group_seed_keys.shape[0]
     pk = np.empty((G, LANES), dtype=np.uint64)
     s = _new_scratch(m)
-    keep_z = zm_out.shape[1] > 0
+    keep_z = out.market_z.shape[1] > 0
+    keep_ratio = out.share_ratio.shape[1] > 0
     for c0 in range(0, n, LANES):
         nb = min(LANES, n - c0)
         for g in range(G):
             gk = group_seed_keys[g]
             for i in range(nb):
                 pk[g, i] = path_key(gk, path0 + c0 + i)
-        _demand_scales(m, pk, nb, c0, s, scale_out)
-        _delivery_months(m, pk, nb, c0, s, delivery_out)
+        _demand_scales(m, pk, nb, c0, s, out.scale)
+        _delivery_months(m, pk, nb, c0, s, out.delivery, out.late)
+        _events(m, pk[G_BUYER], nb, c0, s, out.event_on)
         if keep_z:
             for k in range(K):
                 for i in range(nb):
-                    zm_out[k, c0 + i] = s.normal_z[k, i]
+                    out.market_z[k, c0 + i] = s.normal_z[k, i]
+        if keep_ratio:
+            for b in range(out.share_ratio.shape[0]):
+                for i in range(nb):
+                    out.share_ratio[b, c0 + i] = s.ratio[b, i]
+
+
+class Inputs(NamedTuple):
+    """A block's sampled inputs (columns = paths in the block)."""
+
+    scale: np.ndarray  # (B, K, block) demand scale: multiplier x share / nominal
+    delivery: np.ndarray  # (J, block) int64 delivery month, 1-based; 0 when cancelled
+    event_on: np.ndarray  # (E, block) 1.0 when the demand event happens, else 0.0
+    market_z: np.ndarray  # (K, block or 0) market normals (tests)
+    late: np.ndarray  # (J, block or 0) bool late/on-time events (tests)
+    share_ratio: np.ndarray  # (B, block or 0) share / nominal (tests)
+
+
+def new_inputs(m, block: int, *, diagnostics: bool = False) -> Inputs:
+    """Empty ``Inputs`` for blocks of ``block`` paths (diagnostic rows only when asked)."""
+    B, K = m.market_loading.shape[0], m.n_years
+    J, E = m.proj_capacity_mw.shape[0], m.event_mw.shape[0]
+    d = block if diagnostics else 0
+    return Inputs(
+        np.empty((B, K, block)),
+        np.empty((J, block), dtype=np.int64),
+        np.empty((E, block)),
+        np.empty((K, d)),
+        np.empty((J, d), dtype=np.bool_),
+        np.empty((B, d)),
+    )
+
+
+@jit
+def sample_inputs(m, group_seed_keys, path0, n, out):
+    """Inputs of paths path0 .. path0+n-1 into columns 0..n-1 of ``out`` (``Inputs``).
+
+    group_seed_keys: (G,) uint64, one seed key per input group (``mcsd.kernels.layout.GROUPS``).
+    """
+    _sample_paths(m, group_seed_keys, path0, n, out)
 
 
 @jit
 def sample_block(m, group_seed_keys, path0, n, scale_out, delivery_out):
-    """Inputs of paths path0 .. path0+n-1 into columns 0..n-1 of scale_out (B, K, block)
-    (demand scale: multiplier x share / nominal) and delivery_out (J, block) (delivery
-    month, 1-based; 0 when cancelled).
-
-    group_seed_keys: (G,) uint64, one seed key per input group (``mcsd.kernels.layout.GROUPS``).
-    """
-    _sample_paths(m, group_seed_keys, path0, n, np.empty((m.n_years, 0)), scale_out, delivery_out)
+    """Demand scales (B, K, block) and delivery months (J, block; 0 when cancelled) of
+    paths path0 .. path0+n-1 into columns 0..n-1 (the sampler's benchmark entry)."""
+    K = m.n_years
+    out = Inputs(
+        scale_out,
+        delivery_out,
+        np.empty((m.event_mw.shape[0], scale_out.shape[2])),
+        np.empty((K, 0)),
+        np.empty((delivery_out.shape[0], 0), dtype=np.bool_),
+        np.empty((m.market_loading.shape[0], 0)),
+    )
+    _sample_paths(m, group_seed_keys, path0, n, out)
 
 
 @jit
-def nominal_block(m, n, scale_out, delivery_out):
-    """Point mode: every input at its nominal (median) value, in columns 0..n-1."""
+def nominal_block(m, n, out):
+    """Point mode: every input at its nominal (median) value, in columns 0..n-1: scales 1,
+    scheduled deliveries, the events with p > 0.5."""
     for i in range(n):
-        scale_out[:, :, i] = 1.0
-        for j in range(delivery_out.shape[0]):
-            delivery_out[j, i] = max(1, m.proj_scheduled[j])
+        out.scale[:, :, i] = 1.0
+        for j in range(out.delivery.shape[0]):
+            out.delivery[j, i] = max(1, m.proj_scheduled[j])
+        for e in range(out.event_on.shape[0]):
+            out.event_on[e, i] = m.event_nominal[e]
 
 
 @jit
 def draw_inputs(m, group_seed_keys, path0, n, scale_out, delivery_out, z_out):
     """Sampled inputs of n paths, for tests: scale (n, B, K), delivery (n, J), market
     factor z (n, K)."""
-    zm = np.empty((m.n_years, n))
-    sc = np.empty((m.market_loading.shape[0], m.n_years, n))
-    de = np.empty((m.proj_capacity_mw.shape[0], n), dtype=np.int64)
-    _sample_paths(m, group_seed_keys, path0, n, zm, sc, de)
+    sc, de, zm = _draw(m, group_seed_keys, path0, n)[:3]
     for i in range(n):
         z_out[i] = zm[:, i]
         scale_out[i] = sc[:, :, i]
         delivery_out[i] = de[:, i]
+
+
+@jit
+def _draw(m, group_seed_keys, path0, n):
+    B, K = m.market_loading.shape[0], m.n_years
+    J, E = m.proj_capacity_mw.shape[0], m.event_mw.shape[0]
+    out = Inputs(
+        np.empty((B, K, n)),
+        np.empty((J, n), dtype=np.int64),
+        np.empty((E, n)),
+        np.empty((K, n)),
+        np.empty((J, n), dtype=np.bool_),
+        np.empty((B, n)),
+    )
+    _sample_paths(m, group_seed_keys, path0, n, out)
+    return out.scale, out.delivery, out.market_z, out.late, out.share_ratio, out.event_on
+
+
+def draw_all_inputs(m, group_seed_keys, path0: int, n: int) -> dict[str, np.ndarray]:
+    """Every sampled input of n paths, path-major, for tests: ``scale`` (n, B, K),
+    ``delivery`` (n, J) int64 (0 = cancelled), ``market_z`` (n, K), ``late`` (n, J) bool,
+    ``share_ratio`` (n, B), ``event_on`` (n, E) bool."""
+    sc, de, zm, late, ratio, ev = _draw(m, group_seed_keys, path0, n)
+    return {
+        "scale": np.ascontiguousarray(np.moveaxis(sc, 2, 0)),
+        "delivery": np.ascontiguousarray(de.T),
+        "market_z": np.ascontiguousarray(zm.T),
+        "late": np.ascontiguousarray(late.T),
+        "share_ratio": np.ascontiguousarray(ratio.T),
+        "event_on": np.ascontiguousarray(ev.T) > 0.5,
+    }

@@ -9,6 +9,7 @@ depend on its place in a block).
 from __future__ import annotations
 
 from mcsd.kernels.jit import jit, jit_inline
+from mcsd.kernels.layout import ROW_DEFERRED, STOCK_ROWS
 
 
 @jit
@@ -47,6 +48,42 @@ def additions(proj_region, proj_capacity_mw, delivery, nb, add):
 
 
 @jit
+def firm_requests(m, delivery, event_on, nb, firm, deferred):
+    """firm (R, T, block): MW requested outside the increments per region, month and path;
+    deferred (R, T, block): pre-leased MW waiting for a late hall.
+
+    A pre-lease is requested in its hall's delivery month d (nothing when d > T); a
+    cancelled hall's (delivery 0) at its scheduled month s; from s up to d - 1 it is
+    deferred. A demand event adds its MW in its month on the paths where it happens
+    (event_on (E, block) 1.0 or 0.0).
+    """
+    firm[:, :, :] = 0.0
+    deferred[:, :, :] = 0.0
+    T = firm.shape[1]
+    for j in range(m.pre_lease_mw.shape[0]):
+        x = m.pre_lease_mw[j]
+        if x > 0.0:
+            r = m.proj_region[j]
+            s = m.proj_scheduled[j]
+            for i in range(nb):
+                d = delivery[j, i]
+                if d == 0:
+                    if s <= T:
+                        firm[r, s - 1, i] += x
+                else:
+                    if d <= T:
+                        firm[r, d - 1, i] += x
+                    for t in range(s - 1, min(d, T + 1) - 1):
+                        deferred[r, t, i] += x
+    for e in range(m.event_mw.shape[0]):
+        r = m.event_region[e]
+        t = m.event_month[e] - 1
+        x = m.event_mw[e]
+        for i in range(nb):
+            firm[r, t, i] += x * event_on[e, i]
+
+
+@jit
 def serve_month(
     supply0,
     demand0,
@@ -58,6 +95,9 @@ def serve_month(
     month_year,
     month_of_year,
     add,
+    has_firm,
+    firm,
+    deferred,
     t,
     nb,
     work,
@@ -65,8 +105,10 @@ def serve_month(
     """Advance the block's regional stocks to month t (0-based) and serve demand.
 
     The month's requested increment is year_req (G, R, K, block) phased by ``profiles``
-    (G, 12); add (R, T, block): capacity arriving. work: (7, >= R, block); rows 0-3 hold
-    supply, requested, served and unmet demand (MW) after the month.
+    (G, 12), plus, when ``has_firm``, the firm requests firm (R, T, block); add (R, T,
+    block): capacity arriving; deferred (R, T, block): pre-leased MW waiting (when
+    ``has_firm``). work: (8, >= R, block); rows 0-3 hold supply, requested, served and
+    unmet demand (MW) after the month, row 7 deferred demand.
 
     Serving: served = min(requested, max_occupancy x supply); a share spillover[r, r'] of
     r's unmet demand moves to r' within r''s room, pro rata. Terms that are exactly zero
@@ -86,6 +128,7 @@ def serve_month(
             for i in range(nb):
                 sup[r, i] = supply0[r]
                 req[r, i] = demand0[r]
+                work[ROW_DEFERRED, r, i] = 0.0
     k = month_year[t]
     G = year_req.shape[0]
     for r in range(R):
@@ -100,6 +143,10 @@ def serve_month(
             c = profiles[g, month_of_year[t]]
             for i in range(nb):
                 inc[i] += year_req[g, r, k, i] * c
+        if has_firm:
+            for i in range(nb):
+                inc[i] += firm[r, t, i]
+                work[ROW_DEFERRED, r, i] = deferred[r, t, i]
         for i in range(nb):
             s = sup[r, i] + add[r, t, i]
             q = req[r, i] + inc[i]
@@ -147,10 +194,11 @@ def serve_month(
 
 @jit
 def national(work, nb):
-    """work[0:4, R, :nb] = the national supply, requested, served and unmet demand: the
-    regions' rows 0..R-1 summed in region order. work: (7, R + 1, block)."""
+    """work[v, R, :nb] = the national supply, requested, served, unmet and deferred demand
+    (rows ``STOCK_ROWS``): the regions' rows 0..R-1 summed in region order. work: (8, R + 1,
+    block)."""
     R = work.shape[1] - 1
-    for v in range(4):
+    for v in STOCK_ROWS:
         for i in range(nb):
             work[v, R, i] = 0.0
         for r in range(R):

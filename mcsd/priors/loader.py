@@ -38,6 +38,7 @@ from mcsd.priors import distributions
 from mcsd.priors.model import (
     Buyer,
     DelayDistribution,
+    DemandEvent,
     Distribution,
     Priors,
     Project,
@@ -179,6 +180,7 @@ class _Ctx:
     horizon: int = 0
     base_month: str = ""
     region_ids: tuple[str, ...] = ()
+    buyer_ids: tuple[str, ...] = ()
     seen_ids: dict[str, dict[str, tuple[str, str]]] = field(default_factory=dict)
 
     def fail(self, path: str, problem: str, value: Any = _MISSING) -> NoReturn:
@@ -198,6 +200,12 @@ class _Ctx:
         """Check a reference to a region id."""
         if not isinstance(value, str) or value not in self.region_ids:
             self.fail(path, f"must be a region id ({', '.join(self.region_ids)})", value)
+        return value
+
+    def buyer(self, path: str, value: Any) -> str:
+        """Check a reference to a buyer id."""
+        if not isinstance(value, str) or value not in self.buyer_ids:
+            self.fail(path, f"must be a buyer id ({', '.join(self.buyer_ids)})", value)
         return value
 
 
@@ -402,6 +410,20 @@ def _ident(ctx: _Ctx, path: str, value: Any) -> str:
     return value
 
 
+TURNING_POINT_RULES = ("first_month", "year_end")
+
+
+def _choice(choices: tuple[str, ...]) -> Checker:
+    """One of the strings ``choices``."""
+
+    def check(ctx: _Ctx, path: str, value: Any) -> str:
+        if not isinstance(value, str) or value not in choices:
+            ctx.fail(path, f"must be one of {', '.join(_toml(c) for c in choices)}", value)
+        return value
+
+    return check
+
+
 _MONTH_RE = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")  # fullmatch; ASCII digits (not \d)
 
 
@@ -425,8 +447,9 @@ def _distribution(role: str) -> Checker:
     """A ``{dist = "...", <scipy params>}`` table checked for ``role``.
 
     Roles: ``"factor"`` (support >= 0, median 1: demand multipliers, delay factors),
-    ``"late"`` (support >= 0: late delivery deviation), ``"share"`` (a ``nominal`` key
-    plus the distribution; support in [0, 1], median = nominal).
+    ``"late"`` (support >= 0: late delivery deviation), ``"share"`` (a ``nominal`` key, an
+    optional ``market_loading`` in [-1, 1] and the distribution; support in [0, 1], median =
+    nominal; returns ``(nominal, dist, market_loading)``).
     """
 
     def check(ctx: _Ctx, path: str, raw: Any) -> Any:
@@ -434,6 +457,7 @@ def _distribution(role: str) -> Checker:
             ctx.fail(path, 'must be a table like { dist = "lognorm", s = 0.2 }', raw)
         params = dict(raw)
         nominal = None
+        loading = 0.0
         if role == "share":
             if "nominal" not in params:
                 ctx.fail(_key_path(path, "nominal"), "is missing (the share the increments assume)")
@@ -441,6 +465,10 @@ def _distribution(role: str) -> Checker:
             nominal = _number(MIN_SHARE_NOMINAL, 1)(
                 ctx, _key_path(path, "nominal"), params.pop("nominal")
             )
+            if "market_loading" in params:  # the share's loading on the cycle, not scipy's
+                loading = _number(-1, 1)(
+                    ctx, _key_path(path, "market_loading"), params.pop("market_loading")
+                )
         dist = _scipy_distribution(ctx, path, params)
         # scipy.stats' values, computed without importing it (see mcsd.priors.distributions)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -470,7 +498,7 @@ def _distribution(role: str) -> Checker:
                     f"must have median = nominal ({nominal:g}); {dist} has median {median:.8g}",
                     raw,
                 )
-            return nominal, dist
+            return nominal, dist, loading
         return dist
 
     return check
@@ -544,13 +572,31 @@ def _unsupported_name_problem(name: Any) -> str:
     return "is not a scipy.stats distribution name"
 
 
+# wp**2 + wr**2 may exceed 1 by this much (rounding: wp = wr = 0.7071067811865476 gives 1 + 2e-16)
+LOADING_SQUARES_TOLERANCE = 1e-12
+
+
 def _delay(ctx: _Ctx, path: str, raw: Any) -> DelayDistribution:
     spec = {
         "p_on_time": _Key(_number(0, 1)),
         "late": _Key(_distribution("late")),
+        "provider_loading": _Key(_number(-1, 1), required=False, default=0.0),
+        "region_loading": _Key(_number(-1, 1), required=False, default=0.0),
     }
     t = _table(ctx, path, raw, spec, "a table like { p_on_time = 0.5, late = {...} }")
-    return DelayDistribution(p_on_time=t["p_on_time"], late=t["late"])
+    wp, wr = t["provider_loading"], t["region_loading"]
+    squares = wp * wp + wr * wr
+    if squares > 1 + LOADING_SQUARES_TOLERANCE:
+        ctx.fail(
+            path,
+            "provider_loading^2 + region_loading^2 must be <= 1 (a project's own part of "
+            f"lateness has weight sqrt(1 - wp^2 - wr^2)); here they sum to {squares:.6g}",
+            {
+                "provider_loading": raw.get("provider_loading"),
+                "region_loading": raw.get("region_loading"),
+            },
+        )
+    return DelayDistribution(**t)
 
 
 def _profile(ctx: _Ctx, path: str, raw: Any) -> tuple[float, ...]:
@@ -603,6 +649,7 @@ _SETTINGS: _Spec = {
     "threshold": _Key(_number(0, 1), required=False, default=0.80),
     "max_occupancy": _Key(_number(0, 1, lo_open=True), required=False, default=1.0),
     "sustain_months": _Key(_integer(1), required=False, default=1),
+    "turning_point": _Key(_choice(TURNING_POINT_RULES), required=False, default="first_month"),
 }
 
 _REGION: _Spec = {
@@ -624,11 +671,22 @@ _BUYER: _Spec = {
     "increments_mw": _Key(_increments),
 }
 
+_PRE_LEASE: _Spec = {
+    "buyer": _Key(lambda ctx, path, v: ctx.buyer(path, v)),
+    "mw": _Key(_mw(lo_open=True)),
+}
+
 _PROJECT: _Spec = {
     "id": _Key(_ident),
     "region": _Key(lambda ctx, path, v: ctx.region(path, v)),
     "capacity_mw": _Key(_mw(lo_open=True)),
     "scheduled_month": _Key(_month),
+    "pre_lease": _Key(
+        lambda ctx, path, v: _table(
+            ctx, path, v, _PRE_LEASE, 'a table like { buyer = "bytedance", mw = 120 }'
+        ),
+        required=False,
+    ),
 }
 
 _PROVIDER: _Spec = {
@@ -647,6 +705,18 @@ _TOP: _Spec = {
     "buyers": _Key(lambda ctx, path, v: v),
     "providers": _Key(lambda ctx, path, v: v, required=False, default=[]),
     "spillover": _Key(lambda ctx, path, v: v, required=False),
+    "demand_events": _Key(lambda ctx, path, v: v, required=False, default=[]),
+}
+
+_DEMAND_EVENT: _Spec = {
+    "id": _Key(_ident),
+    "name": _Key(_string, required=False),
+    "buyer": _Key(lambda ctx, path, v: ctx.buyer(path, v)),
+    "region": _Key(lambda ctx, path, v: ctx.region(path, v)),
+    "month": _Key(_month),
+    "mw": _Key(_mw(lo_open=True)),
+    "probability": _Key(_number(0, 1, lo_open=True)),
+    "market_loading": _Key(_number(-1, 1), required=False, default=0.0),
 }
 
 _SCENARIO: _Spec = {
@@ -711,6 +781,13 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
             f"must be >= settings.threshold ({settings['threshold']:g})",
             settings["max_occupancy"],
         )
+    if settings["turning_point"] == "year_end" and settings["sustain_months"] != 1:
+        ctx.fail(
+            "settings.turning_point",
+            "requires settings.sustain_months = 1 (the year-end rule reads one December), "
+            f"but sustain_months is {settings['sustain_months']}",
+            settings["turning_point"],
+        )
 
     regions = []
     for path, item in _at_least_one(ctx, "regions", top["regions"], "region"):
@@ -723,10 +800,19 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
     buyers = []
     for path, item in _at_least_one(ctx, "buyers", top["buyers"], "buyer"):
         t = _with_id(ctx, "buyer", path, item, _BUYER)
-        nominal, share = t.pop("third_party_share")
-        buyers.append(Buyer(**t, third_party_share=share, third_party_share_nominal=nominal))
+        nominal, share, loading = t.pop("third_party_share")
+        buyers.append(
+            Buyer(
+                **t,
+                third_party_share=share,
+                third_party_share_nominal=nominal,
+                third_party_share_market_loading=loading,
+            )
+        )
+    ctx.buyer_ids = tuple(b.id for b in buyers)
 
     providers = []
+    pre_leases: list[tuple[str, Any, dict[str, Any]]] = []  # (path, mw as written, project)
     for path, item in _array_of_tables(ctx, "providers", top["providers"]):
         t = _with_id(ctx, "provider", path, item, _PROVIDER)
         projects = []
@@ -739,9 +825,40 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
                     "operation by the base belongs in the region's supply_stock_mw",
                     p["scheduled_month"],
                 )
+            lease = p.pop("pre_lease")
+            if lease is not None:
+                if lease["mw"] > p["capacity_mw"]:
+                    ctx.fail(
+                        _key_path(ppath, "pre_lease.mw"),
+                        f"must be <= the project's capacity_mw ({p['capacity_mw']:g} MW)",
+                        raw["pre_lease"]["mw"],
+                    )
+                p["pre_lease_buyer"], p["pre_lease_mw"] = lease["buyer"], lease["mw"]
+                pre_leases.append((ppath, raw["pre_lease"]["mw"], p))
             projects.append(Project(**p))
         t["projects"] = tuple(projects)
         providers.append(Provider(**t))
+    _check_pre_lease_cover(ctx, buyers, pre_leases)
+
+    demand_events = []
+    for path, item in _array_of_tables(ctx, "demand_events", top["demand_events"]):
+        t = _with_id(ctx, "demand event", path, item, _DEMAND_EVENT)
+        month = month_number(t["month"])
+        if not ctx.base < month <= ctx.horizon:
+            ctx.fail(
+                _key_path(path, "month"),
+                f"must be after settings.base_month ({ctx.base_month}) and not after "
+                f"settings.horizon_month ({settings['horizon_month']})",
+                t["month"],
+            )
+        if t["probability"] == 0.5:
+            ctx.fail(
+                _key_path(path, "probability"),
+                "must not be 0.5: nominal = median, and an event with probability 0.5 has no "
+                "median, so point mode could not decide whether it happens (use 0.49 or 0.51)",
+                item["probability"],
+            )
+        demand_events.append(DemandEvent(**t))
 
     spillover = None
     if top["spillover"] is not None:
@@ -760,7 +877,43 @@ def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
         "buyers": tuple(buyers),
         "providers": tuple(providers),
         "spillover": spillover,
+        "turning_point": settings["turning_point"],
+        "demand_events": tuple(demand_events),
     }
+
+
+# pre-leases may exceed their increment by this fraction of it (decimal rounding of sums)
+PRE_LEASE_COVER_TOLERANCE = 1e-9
+
+
+def _check_pre_lease_cover(
+    ctx: _Ctx, buyers: list[Buyer], pre_leases: list[tuple[str, Any, dict[str, Any]]]
+) -> None:
+    """Each buyer's nominal increment in (region, year of scheduled_month) must cover the sum
+    of its pre-leases there: pre-leased MW is taken out of that increment. The project that
+    first takes the sum past the increment (in file order) is named."""
+    by_id = {b.id: b for b in buyers}
+    last_year = ctx.horizon // 12
+    totals: dict[tuple[str, str, int], list[float]] = {}
+    for path, written, p in pre_leases:
+        buyer, region = p["pre_lease_buyer"], p["region"]
+        year = int(p["scheduled_month"][:4])
+        leases = totals.setdefault((buyer, region, year), [])
+        leases.append(p["pre_lease_mw"])
+        total = math.fsum(leases)
+        increment = by_id[buyer].increments_mw.get(region, {}).get(year, 0.0)
+        if total > increment + PRE_LEASE_COVER_TOLERANCE * max(1.0, increment):
+            note = (
+                f": {year} is after the horizon year {last_year}, which has no increments"
+                if year > last_year
+                else ""
+            )
+            ctx.fail(
+                _key_path(path, "pre_lease.mw"),
+                f"is too large: pre-leases of buyer '{buyer}' in {region} {year} sum to "
+                f"{total:.12g} MW, more than its increment there ({increment:.12g} MW{note})",
+                written,
+            )
 
 
 SPILL_SUM_TOLERANCE = 1e-9  # a spillover row may sum to 1 + this (then it is normalised)
@@ -946,18 +1099,61 @@ def _load_document(path: Path, chain: tuple[Path, ...] = ()) -> _Document:
     base = _load_document(base_path, chain)
     merged = copy.deepcopy(base.doc)
     for path_i, entry in _array_of_tables(ctx, "scenario.set", scenario["set"]):
-        op = _table(ctx, path_i, entry, _SET)
-        for parent, key, _ in _select(ctx, _key_path(path_i, "field"), merged, op["field"], True):
-            parent[key] = copy.deepcopy(op["value"])
+        apply_set(ctx.file, path_i, merged, entry)
     for path_i, entry in _array_of_tables(ctx, "scenario.scale", scenario["scale"]):
-        op = _table(ctx, path_i, entry, _SCALE)
-        found = 0
-        for parent, key, node in _select(ctx, _key_path(path_i, "field"), merged, op["field"]):
-            parent[key], n = _scaled(node, op["factor"])
-            found += n
-        if not found:
-            ctx.fail(_key_path(path_i, "field"), "selects no numbers to scale", op["field"])
+        apply_scale(ctx.file, path_i, merged, entry)
     return _Document(merged, [data, *base.chain_bytes], scenario)
+
+
+# Public hooks of the scenario machinery (``mcsd.priors.changes`` applies command-line and
+# Python what-ifs through them, so they follow exactly the scenario files' rules).
+
+
+def apply_set(file: str, path: str, doc: dict[str, Any], entry: Any) -> None:
+    """Apply one ``[[scenario.set]]`` entry (a table ``{field, value}``) to ``doc`` in place.
+
+    ``file`` and ``path`` (e.g. ``scenario.set[0]``) name the entry in error messages.
+    Raises PriorsError as a scenario file's entry would.
+    """
+    ctx = _Ctx(file)
+    op = _table(ctx, path, entry, _SET)
+    for parent, key, _ in _select(ctx, _key_path(path, "field"), doc, op["field"], True):
+        parent[key] = copy.deepcopy(op["value"])
+
+
+def apply_scale(file: str, path: str, doc: dict[str, Any], entry: Any) -> None:
+    """Apply one ``[[scenario.scale]]`` entry (a table ``{field, factor}``) to ``doc`` in
+    place; like :func:`apply_set`."""
+    ctx = _Ctx(file)
+    op = _table(ctx, path, entry, _SCALE)
+    found = 0
+    for parent, key, node in _select(ctx, _key_path(path, "field"), doc, op["field"]):
+        parent[key], n = _scaled(node, op["factor"])
+        found += n
+    if not found:
+        ctx.fail(_key_path(path, "field"), "selects no numbers to scale", op["field"])
+
+
+def load_document(path: str | os.PathLike[str] | None) -> tuple[Path, _Document]:
+    """The resolved path of a priors file and its parsed document, scenarios applied, not
+    yet validated (``doc``, ``chain_bytes``, ``scenario``): what :func:`load_priors` freezes."""
+    resolved = _resolve(path)
+    return resolved, _load_document(resolved)
+
+
+def priors_from_document(
+    resolved: Path, loaded: _Document, doc: dict[str, Any] | None = None, file: str | None = None
+) -> Priors:
+    """Validate ``doc`` (default ``loaded.doc``) and freeze it as :func:`load_priors` does:
+    name, description and sha256 from ``loaded``. ``file`` names the source in error
+    messages (default: the file's name)."""
+    fields = _validate(loaded.doc if doc is None else doc, resolved.name if file is None else file)
+    name = fields.pop("name") or resolved.stem
+    if loaded.scenario is not None:
+        name = loaded.scenario["name"] or resolved.stem
+        fields["description"] = loaded.scenario["description"] or fields["description"]
+    digest = hashlib.sha256(b"".join(loaded.chain_bytes)).hexdigest()
+    return Priors(name=name, source_path=str(resolved), sha256=digest, **fields)
 
 
 def _select(
@@ -1052,15 +1248,7 @@ def load_priors(path: str | os.PathLike[str] | None = None) -> Priors:
     PriorsError
         On the first problem found, naming the file, the field path and the value.
     """
-    resolved = _resolve(path)
-    loaded = _load_document(resolved)
-    fields = _validate(loaded.doc, resolved.name)
-    name = fields.pop("name") or resolved.stem
-    if loaded.scenario is not None:
-        name = loaded.scenario["name"] or resolved.stem
-        fields["description"] = loaded.scenario["description"] or fields["description"]
-    digest = hashlib.sha256(b"".join(loaded.chain_bytes)).hexdigest()
-    return Priors(name=name, source_path=str(resolved), sha256=digest, **fields)
+    return priors_from_document(*load_document(path))
 
 
 PriorsLike = Priors | str | os.PathLike[str] | None

@@ -58,10 +58,18 @@ class DelayDistribution:
     With probability ``p_on_time`` the deviation is 0; otherwise it is a draw from
     ``late``. The deviation is scaled by the provider (and regional) factor and rounded
     half up to whole months; delivery is never earlier than month 1.
+
+    Whether a project is late is shared through two loadings (dimensionless, in [-1, 1],
+    ``provider_loading**2 + region_loading**2 <= 1``): project j is late iff
+    ``wp Zp + wr Zr + sqrt(1 - wp**2 - wr**2) Ej > ndtri(p_on_time)``, Zp and Zr the
+    provider's and region's standard normals (those of the delay factors). 0 and 0:
+    independent, as before.
     """
 
     p_on_time: float
     late: Distribution
+    provider_loading: float = 0.0  # wp: loading of lateness on the provider's normal Zp
+    region_loading: float = 0.0  # wr: loading of lateness on the region's normal Zr
 
 
 @dataclass(frozen=True)
@@ -85,6 +93,9 @@ class Buyer:
     # increments_mw[region_id][year] = nominal wholesale increment (MW) in that calendar year
     increments_mw: Mapping[str, Mapping[int, float]]
     monthly_profile: tuple[float, ...] | None = None  # 12 weights summing to 1; None = uniform
+    # rho in [-1, 1]: loading of the share's normal score on Zbar, the run's mean market
+    # normal (sum of the yearly market normals / sqrt(years)); 0 = independent of the cycle
+    third_party_share_market_loading: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(
@@ -100,6 +111,11 @@ class Project:
     region: str
     capacity_mw: float
     scheduled_month: str  # "YYYY-MM": counts from the end of this month
+    # A pre-lease: buyer id and MW (0 < mw <= capacity_mw) signed for this hall, taken out
+    # of the buyer's nominal increment in (region, year of scheduled_month) and requested,
+    # firm, when the hall is delivered. None and 0.0: no pre-lease.
+    pre_lease_buyer: str | None = None
+    pre_lease_mw: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -110,6 +126,27 @@ class Provider:
     cancellation_probability: float
     delay_factor: Distribution | None  # factor multiplying its projects' deviations; median 1
     projects: tuple[Project, ...]
+
+
+@dataclass(frozen=True)
+class DemandEvent:
+    """A lumpy, named demand risk: ``mw`` MW requested, firm, by ``buyer`` in ``region`` at
+    ``month`` with probability ``probability`` on a path.
+
+    The event happens iff ``w Zm[k] + sqrt(1 - w**2) E > ndtri(1 - probability)``, Zm[k] the
+    market normal of the month's calendar year, E its own standard normal, ``w`` =
+    ``market_loading`` (in [-1, 1]; > 0: more likely in a boom). Point mode: present iff
+    ``probability > 0.5`` (0.5 itself is refused by the loader: nominal = median).
+    """
+
+    id: str
+    name: str
+    buyer: str  # a buyer id
+    region: str  # a region id
+    month: str  # "YYYY-MM", after the base, <= the horizon; counts from the end of the month
+    mw: float  # > 0
+    probability: float  # in (0, 1], != 0.5
+    market_loading: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -130,6 +167,10 @@ class Priors:
     # spillover[i][j]: share of region i's unmet demand that moves to region j each month
     spillover: tuple[tuple[float, ...], ...] | None = None
     description: str = ""
+    # "first_month": first run of sustain_months shortage months; "year_end": first December
+    # in shortage (sustain_months is then 1)
+    turning_point: str = "first_month"
+    demand_events: tuple[DemandEvent, ...] = ()
 
     @property
     def region_ids(self) -> tuple[str, ...]:
@@ -162,3 +203,16 @@ class Priors:
         if self.spillover is None:
             return np.zeros((n, n))
         return np.array(self.spillover, dtype=np.float64).reshape(n, n)
+
+    def with_changes(self, set: Mapping | None = None, scale: Mapping | None = None) -> Priors:
+        """These priors with what-ifs, as a scenario file's entries would apply them.
+
+        ``set``: field selector -> new value (``{"settings.threshold": 0.85}``); ``scale``:
+        field selector -> factor (``{"buyers.*.increments_mw": 0.8}``). Selectors, order
+        (all sets, then all scales) and validation are the scenario files'
+        (``mcsd.priors.changes.apply_changes``). The result is named ``"<name>+what-if"``
+        and its sha256 covers the changes. Raises PriorsError naming the change.
+        """
+        from mcsd.priors.changes import apply_changes  # the loader (TOML) only when used
+
+        return apply_changes(self, sets=(set or {}).items(), scales=(scale or {}).items())

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from mcsd.kernels.fold import flush_pending
-from mcsd.kernels.layout import MONTHS_PER_YEAR, N_OCC_BINS, N_VARS
+from mcsd.kernels.layout import MONTHS_PER_YEAR, N_MW_VARS, N_OCC_BINS, N_VARS
 from mcsd.results.histograms import N_MW_BINS
 
 
@@ -55,10 +55,10 @@ STATISTICS: tuple[Statistic, ...] = (
               doc="sum of occupancy in units of 2**-24"),
     Statistic("occupancy_hist", lambda s: (s.r1, s.t, N_OCC_BINS), np.int64, "sum",
               doc="occupancy histogram, bins of 0.001"),
-    Statistic("mw_hist", lambda s: (3, s.r1, s.t, N_MW_BINS + 2), np.int64, "sum",
-              doc="demand, supply, unmet demand histograms (with under/overflow bins)"),
+    Statistic("mw_hist", lambda s: (N_MW_VARS, s.r1, s.t, N_MW_BINS + 2), np.int64, "sum",
+              doc="demand, supply, unmet, deferred demand histograms (under/overflow bins)"),
     Statistic("vmin", lambda s: (N_VARS, s.r1, s.t), np.float64, "min", np.inf,
-              doc="smallest value per variable (occupancy, demand, supply, unmet)"),
+              doc="smallest value per variable (occupancy, demand, supply, unmet, deferred)"),
     Statistic("vmax", lambda s: (N_VARS, s.r1, s.t), np.float64, "max", -np.inf,
               doc="largest value per variable"),
     Statistic("short_months", lambda s: (s.r1, s.k, MONTHS_PER_YEAR + 1), np.int64, "sum",
@@ -75,7 +75,7 @@ class Pending(NamedTuple):
     occupancy: np.ndarray  # like occupancy_hist, uint16
     mw: np.ndarray  # like mw_hist, uint16
     occupancy_touched: np.ndarray  # (R1, T, 2) int64: lowest, highest bin; empty (bins, -1)
-    mw_touched: np.ndarray  # (3, R1, T, 2) int64
+    mw_touched: np.ndarray  # (N_MW_VARS, R1, T, 2) int64
     paths: np.ndarray  # (1,) int64
 
     @classmethod

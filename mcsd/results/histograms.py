@@ -17,7 +17,8 @@ import numpy as np
 from mcsd.kernels.layout import N_OCC_BINS, OCC_BINS_PER_UNIT
 
 N_MW_BINS = 2000
-MW_VARIABLES = ("demand", "supply", "unmet_demand")  # rows of the MW histograms, in order
+# rows of the MW histograms, in order (the kernels' VAR_* - 1)
+MW_VARIABLES = ("demand", "supply", "unmet_demand", "deferred_demand")
 OCC_EDGES = np.arange(N_OCC_BINS + 1, dtype=np.float64) / OCC_BINS_PER_UNIT
 
 
@@ -25,8 +26,8 @@ OCC_EDGES = np.arange(N_OCC_BINS + 1, dtype=np.float64) / OCC_BINS_PER_UNIT
 class HistogramSpec:
     """Bin layout of the MW histograms: lo and width per (variable, region + national, month)."""
 
-    lo: np.ndarray  # (3, R+1, T) MW
-    width: np.ndarray  # (3, R+1, T) MW
+    lo: np.ndarray  # (len(MW_VARIABLES), R+1, T) MW
+    width: np.ndarray  # (len(MW_VARIABLES), R+1, T) MW
 
     @property
     def inv_width(self) -> np.ndarray:
@@ -45,6 +46,10 @@ class StockBounds:
     project_capacity_mw: np.ndarray  # (J,)
     earliest_delivery: np.ndarray  # (J,) int, 1-based month; > T never arrives
     demand_scale_hi: float  # a generous upper bound of any demand scale (>= 1)
+    # firm requests (pre-leases, demand events) that can have been made by month t, and
+    # pre-leased MW that can be waiting at t (halls scheduled by t), cumulated: (R, T)
+    cumulative_firm_mw: np.ndarray | None = None
+    deferrable_mw: np.ndarray | None = None
 
 
 def histogram_spec(b: StockBounds) -> HistogramSpec:
@@ -66,6 +71,7 @@ def histogram_spec(b: StockBounds) -> HistogramSpec:
     )
     dem_hi = b.max_occupancy * sup_hi
     cum_inc = b.cumulative_increments_mw
+    firm = np.zeros((R, T)) if b.cumulative_firm_mw is None else b.cumulative_firm_mw
     total_req = b.demand_stock_mw.sum() + b.demand_scale_hi * cum_inc.sum(axis=0)  # (T,)
     unm_hi_r = np.maximum(
         b.demand_stock_mw[:, None]
@@ -73,14 +79,24 @@ def histogram_spec(b: StockBounds) -> HistogramSpec:
         - b.max_occupancy * b.supply_stock_mw[:, None],
         0.0,
     )
+    if b.cumulative_firm_mw is not None:  # (adding zeros would leave the bins unchanged)
+        total_req = total_req + firm.sum(axis=0)
+        unm_hi_r = unm_hi_r + firm
+    def_hi = np.zeros((R, T)) if b.deferrable_mw is None else b.deferrable_mw
     unm_hi_r = np.minimum(np.maximum(unm_hi_r, 0.05 * total_req[None, :]), total_req[None, :])
 
     def with_national(a: np.ndarray, nat: np.ndarray | None = None) -> np.ndarray:
         return np.concatenate([a, (a.sum(axis=0) if nat is None else nat)[None, :]], axis=0)
 
-    lo = np.stack([with_national(dem_lo), with_national(sup_lo), np.zeros((R + 1, T))], axis=0)
+    zeros = np.zeros((R + 1, T))
+    lo = np.stack([with_national(dem_lo), with_national(sup_lo), zeros, zeros], axis=0)
     hi = np.stack(
-        [with_national(dem_hi), with_national(sup_hi), with_national(unm_hi_r, total_req)],
+        [
+            with_national(dem_hi),
+            with_national(sup_hi),
+            with_national(unm_hi_r, total_req),
+            with_national(def_hi),
+        ],
         axis=0,
     )
     width = np.maximum(hi - lo, 1.0) / N_MW_BINS

@@ -28,6 +28,7 @@ def provenance(
             threshold=priors.threshold,
             max_occupancy=priors.max_occupancy,
             sustain_months=priors.sustain_months,
+            turning_point_rule=priors.turning_point,
             base_month=priors.base_month,
             horizon_month=priors.horizon_month,
         )

@@ -149,6 +149,11 @@ _QUANTILE_TEXT = {
     "demand": ("served demand stock, quantiles over paths", "MW"),
     "supply": ("supply stock in operation, quantiles over paths", "MW"),
     "unmet_demand": ("requested minus served demand, quantiles over paths", "MW"),
+    "deferred_demand": (
+        "pre-leased demand waiting for its late hall (neither served nor unmet), quantiles "
+        "over paths",
+        "MW",
+    ),
 }
 QUANTILE_VARS = tuple(_QUANTILE_TEXT)
 RT = (REGION, TIME)

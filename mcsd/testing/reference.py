@@ -7,23 +7,45 @@ processes them in chunks to bound memory. All randomness comes from
 ``numpy.random.Generator(PCG64(seed))`` through ``scipy.stats`` ``rvs`` / ``ppf``, so it is
 independent of the engine's streams; agreement with the engine is statistical only.
 
-The model (see ``priors/README.md`` and ``MODEL.md``), with the conventions fixed here:
+The model (see ``priors/README.md``), with the conventions fixed here:
 
 * Months ``t = 1..T`` after the base (``T = priors.n_months``); month ``t`` is the period
   ``base_month + t``. Regions are ``priors.regions`` in file order plus ``"national"`` last.
-* Demand. For each calendar year touched by months ``1..T`` (index ``k``) and buyer ``b``:
-  ``e[b,k] = loading_b Zm[k] + sqrt(1 - loading_b^2) Zb[b,k]``, ``z[b,0] = e[b,0]``,
-  ``z[b,k] = phi_b z[b,k-1] + sqrt(1 - phi_b^2) e[b,k]``, ``M[b,k] = F_b^-1(Phi(z[b,k]))``.
-  ``share_b`` is drawn once per buyer and path; ``ratio_b = share_b / nominal_b``. The
+* Demand. For each calendar year touched by months ``1..T`` (index ``k``, ``K`` years) and
+  buyer ``b``: ``e[b,k] = loading_b Zm[k] + sqrt(1 - loading_b^2) Zb[b,k]``,
+  ``z[b,0] = e[b,0]``, ``z[b,k] = phi_b z[b,k-1] + sqrt(1 - phi_b^2) e[b,k]``,
+  ``M[b,k] = F_b^-1(Phi(z[b,k]))``. ``share_b`` is drawn once per buyer and path: from its
+  distribution ``G_b`` when its market loading ``rho_b`` is 0, else
+  ``G_b^-1(Phi(rho_b Zbar + sqrt(1 - rho_b^2) Eb))`` with ``Zbar = sum_k Zm[k] / sqrt(K)``
+  and ``Eb`` the buyer's own standard normal; ``ratio_b = share_b / nominal_b``. The
   increment of region ``r`` in month ``t`` (year ``y``, month-of-year ``m``) is
-  ``sum_b increments_mw[r][y] * w_b[m] * M[b,y] * ratio_b`` with ``w_b`` the normalised
-  monthly profile (1/12 when None). A year partly outside ``1..T`` uses only its months inside.
+  ``sum_b (increments_mw[r][y] - X_b[r][y]) * w_b[m] * M[b,y] * ratio_b`` plus the month's
+  firm demand, with ``w_b`` the normalised monthly profile (1/12 when None) and
+  ``X_b[r][y]`` the sum of ``b``'s pre-leases on halls in ``r`` scheduled in year ``y``
+  (it must not exceed the increment). A year partly outside ``1..T`` uses only its months
+  inside.
 * Supply. Project month ``s = month_index(scheduled_month)``; cancelled with the provider's
-  probability; deviation ``dev = 0`` with probability ``p_on_time`` else a ``late`` draw,
-  times the provider factor (one per provider and path) times the regional factor (one per
-  region and path, 1 when None); ``delivery = max(1, s + floor(dev + 0.5))``, with
-  ``dev + 0.5`` clamped to ``[-2**52, 2**52]`` first (NaN to the late end). Delivered
-  projects with ``delivery <= T`` count from month ``delivery`` on.
+  probability; deviation ``dev = 0`` when on time else a ``late`` draw, times the provider
+  factor (one per provider and path) times the regional factor (one per region and path,
+  1 when None). Without shared lateness (every provider's ``provider_loading`` and
+  ``region_loading`` 0) a project is on time with probability ``p_on_time``, independently,
+  and the factors are drawn from their distributions. With it, provider ``p`` has a
+  standard normal ``Zp`` and region ``r`` a standard normal ``Zr`` (also when it has no
+  factor), the factors are ``F^-1(Phi(Zp))`` and ``F^-1(Phi(Zr))``, and project ``j``
+  (provider ``p``, region ``r``) is late iff
+  ``wp Zp + wr Zr + sqrt(1 - wp^2 - wr^2) Ej > ndtri(p_on_time)``, ``Ej`` its own standard
+  normal. ``delivery = max(1, s + floor(dev + 0.5))``, with ``dev + 0.5`` clamped to
+  ``[-2**52, 2**52]`` first (NaN to the late end). Delivered projects with
+  ``delivery <= T`` count from month ``delivery`` on.
+* Firm demand (not scaled by multiplier or share), added to the month's increment:
+  a pre-leased hall's ``X`` MW in its region at its delivery month ``d`` (nothing if
+  ``d > T``), or, when the hall is cancelled, at its scheduled month ``s`` (if ``s <= T``);
+  a demand event's ``mw`` in its region at its month when it happens: iff
+  ``w Zm[k] + sqrt(1 - w^2) E > ndtri(1 - p)``, ``k`` the year of its month, ``E`` its own
+  standard normal, ``w`` its market loading, ``p`` its probability.
+* Deferred demand: ``deferred_demand[r, t]`` = sum of ``X`` over the pre-leased halls in
+  ``r`` that are not cancelled and have ``s <= t < d``. It is neither requested, served nor
+  unmet. ``national`` is the sum over regions.
 * Serving, month by month: ``req += increment``; ``cap = max_occupancy * S``;
   ``served = min(req, cap)``; ``unmet = req - served``; spillover
   ``offer[r,r'] = f[r,r'] * unmet[r]``, ``room = cap - served`` (before any moves),
@@ -36,17 +58,24 @@ The model (see ``priors/README.md`` and ``MODEL.md``), with the conventions fixe
   same rule.
 * Shortage: occupancy >= threshold, or held at the cap when threshold <= max_occupancy
   (served >= cap, or spillover offered more than its room; supply > 0; national: every
-  region at its cap), since served / S can round below max_occupancy. Turning month: the
-  first ``t`` with months ``t..t+sustain-1`` all in shortage and ``t + sustain - 1 <= T``;
+  region at its cap), since served / S can round below max_occupancy. Turning month,
+  ``turning_point = "first_month"``: the first ``t`` with months ``t..t+sustain-1`` all in
+  shortage and ``t + sustain - 1 <= T``; ``"year_end"`` (sustain must be 1): the first
+  ``t`` in December in shortage (a partial last year without December does not count);
   0 (none, censored) otherwise. ``in_shortage_at_base``:
   ``min(D0, max_occupancy S0) / S0 >= threshold`` (S0 == 0: 1.0 if D0 > 0 else 0.0;
   national from sums); a flagged region's turning month is 1 on every path.
-* Point mode: M = 1, ratio = 1, no deviation, no cancellation (every path identical).
+* Point mode: M = 1, ratio = 1, no deviation, no cancellation, a demand event present iff
+  its probability > 0.5 (every path identical).
 
 Draw order inside a chunk of ``n`` paths (one generator, consumed in this order): ``Zm``
-``(n, K)``, ``Zb`` ``(n, B, K)``, each buyer's share ``(n,)``; then per provider in file
-order: its factor ``(n,)``, cancellation uniforms, on-time uniforms and late draws
-``(n, n_projects)``; then each region's factor ``(n,)`` (regions with a factor only).
+``(n, K)``, ``Zb`` ``(n, B, K)``, each buyer's share ``(n,)`` (its ``rvs``, or ``Eb``
+``(n,)`` when it loads on the market); then per provider in file order: its factor
+``(n,)`` (``Zp`` under shared lateness), cancellation uniforms, on-time uniforms (``Ej``
+normals under shared lateness) and late draws ``(n, n_projects)``; then each region's
+factor ``(n,)`` (regions with a factor only; under shared lateness ``Zr`` for every
+region); then each demand event's ``E`` ``(n,)`` in file order. With no mechanism on,
+the stream is exactly that of the model without them.
 """
 
 from __future__ import annotations
@@ -59,14 +88,15 @@ import xarray as xr
 from numpy.random import PCG64, Generator
 from scipy import special
 
-from mcsd.dims import LEVEL, QUANTILE, REGION, TIME
+from mcsd.dims import LEVEL, QUANTILE, REGION, TIME, YEAR
 from mcsd.priors.model import Distribution, Priors
 from mcsd.results.variables import DEFAULT_LEVELS, DEFAULT_QUANTILES, PATH_VARS
 
 __all__ = ["reference_paths", "reference_simulate", "DEFAULT_QUANTILES", "DEFAULT_LEVELS"]
 
-# the engine's defaults and variable names (names and settings, not model code)
-_PATH_VARS = PATH_VARS
+# the engine's defaults and variable names (names and settings, not model code); the
+# reference's per-path MW/fraction variables are those plus deferred_demand
+_PATH_VARS = tuple(dict.fromkeys((*PATH_VARS, "deferred_demand")))
 
 
 # --------------------------------------------------------------------------------------
@@ -96,6 +126,20 @@ class _Plan:
     max_occupancy: float
     threshold: float
     sustain: int
+    # issue-16 mechanisms (all neutral by default)
+    year_end: bool  # turning_point == "year_end"
+    december: np.ndarray  # (T,) bool: month t is a December
+    shared_lateness: bool  # some provider has a nonzero provider or region loading
+    provider_loading: np.ndarray  # (n_providers,) wp
+    region_loading: np.ndarray  # (n_providers,) wr
+    share_loading: np.ndarray  # (B,) rho
+    project_prelease_mw: np.ndarray  # (P,) X, 0 = no pre-lease
+    event_region: np.ndarray  # (E,) int
+    event_month: np.ndarray  # (E,) int, 1..T
+    event_year: np.ndarray  # (E,) int, index k of the month's calendar year
+    event_mw: np.ndarray  # (E,)
+    event_probability: np.ndarray  # (E,)
+    event_loading: np.ndarray  # (E,)
 
 
 def _plan(priors: Priors) -> _Plan:
@@ -112,6 +156,17 @@ def _plan(priors: Priors) -> _Plan:
     moy = np.array([p.month for p in periods], dtype=np.int64)
 
     B = len(priors.buyers)
+    bidx = {b.id: i for i, b in enumerate(priors.buyers)}
+    # pre-leases: (buyer, region, year of the scheduled month) -> sum of X (MW)
+    leased: dict[tuple[int, str, int], float] = {}
+    for provider in priors.providers:
+        for p in provider.projects:
+            if p.pre_lease_buyer is None:
+                continue
+            if p.pre_lease_buyer not in bidx:
+                raise ValueError(f"project {p.id!r}: unknown pre-lease buyer {p.pre_lease_buyer!r}")
+            key = (bidx[p.pre_lease_buyer], p.region, pd.Period(p.scheduled_month, "M").year)
+            leased[key] = leased.get(key, 0.0) + float(p.pre_lease_mw)
     nominal = np.zeros((B, R, T))
     for b, buyer in enumerate(priors.buyers):
         if buyer.monthly_profile is None:
@@ -123,19 +178,43 @@ def _plan(priors: Priors) -> _Plan:
             if region not in ridx:
                 raise ValueError(f"buyers[{b}].increments_mw: unknown region {region!r}")
             yearly = {int(y): float(v) for y, v in by_year.items()}
+            for (lb, lr, ly), x in leased.items():  # the pre-leased part is firm, not phased
+                if lb == b and lr == region:
+                    yearly[ly] = yearly.get(ly, 0.0) - x
             for t in range(T):
                 inc = yearly.get(periods[t].year, 0.0)
                 nominal[b, ridx[region], t] = inc * w[moy[t] - 1]
 
-    slices, preg, pcap, pmon = [], [], [], []
+    for (lb, lr, ly), x in leased.items():
+        inc = float(priors.buyers[lb].increments_mw.get(lr, {}).get(ly, 0.0))
+        if inc < x:
+            raise ValueError(
+                f"buyer {priors.buyers[lb].id!r}: pre-leases of {x} MW in {lr} {ly} exceed "
+                f"its increment {inc} MW"
+            )
+
+    slices, preg, pcap, pmon, plx = [], [], [], [], []
     start = 0
     for provider in priors.providers:
         for p in provider.projects:
             preg.append(ridx[p.region])
             pcap.append(float(p.capacity_mw))
             pmon.append(priors.month_index(p.scheduled_month))
+            plx.append(float(p.pre_lease_mw) if p.pre_lease_buyer is not None else 0.0)
         slices.append(slice(start, start + len(provider.projects)))
         start += len(provider.projects)
+
+    rule = priors.turning_point
+    if rule not in ("first_month", "year_end"):
+        raise ValueError(f"turning_point must be 'first_month' or 'year_end', got {rule!r}")
+    if rule == "year_end" and priors.sustain_months != 1:
+        raise ValueError("turning_point 'year_end' needs sustain_months = 1")
+    wp = np.array([p.delivery_delay_months.provider_loading for p in priors.providers])
+    wr = np.array([p.delivery_delay_months.region_loading for p in priors.providers])
+    ev = priors.demand_events
+    ev_month = np.array([priors.month_index(e.month) for e in ev], dtype=np.int64)
+    if np.any((ev_month < 1) | (ev_month > T)):
+        raise ValueError("demand events must fall in months 1..T of the run")
 
     return _Plan(
         T=T,
@@ -161,6 +240,21 @@ def _plan(priors: Priors) -> _Plan:
         max_occupancy=float(priors.max_occupancy),
         threshold=float(priors.threshold),
         sustain=int(priors.sustain_months),
+        year_end=rule == "year_end",
+        december=moy == 12,
+        shared_lateness=bool(np.any(wp != 0) or np.any(wr != 0)),
+        provider_loading=wp.astype(np.float64),
+        region_loading=wr.astype(np.float64),
+        share_loading=np.array(
+            [b.third_party_share_market_loading for b in priors.buyers], dtype=np.float64
+        ),
+        project_prelease_mw=np.array(plx, dtype=np.float64),
+        event_region=np.array([ridx[e.region] for e in ev], dtype=np.int64),
+        event_month=ev_month,
+        event_year=kidx[ev_month - 1] if ev else np.zeros(0, dtype=np.int64),
+        event_mw=np.array([e.mw for e in ev], dtype=np.float64),
+        event_probability=np.array([e.probability for e in ev], dtype=np.float64),
+        event_loading=np.array([e.market_loading for e in ev], dtype=np.float64),
     )
 
 
@@ -181,6 +275,11 @@ def _gaussian_to_marginal(dist: Distribution, z: np.ndarray) -> np.ndarray:
 
 def _latent_demand(plan: _Plan, rng: Generator, n: int) -> np.ndarray:
     """Standardized shocks z (n, B, K): Gaussian copula with market factor and AR(1)."""
+    return _latent_demand_and_market(plan, rng, n)[0]
+
+
+def _latent_demand_and_market(plan: _Plan, rng: Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Shocks z (n, B, K) and the market normals Zm (n, K) they load on."""
     B, K = len(plan.multipliers), plan.n_years
     zm = rng.standard_normal((n, K))
     zb = rng.standard_normal((n, B, K))
@@ -192,19 +291,34 @@ def _latent_demand(plan: _Plan, rng: Generator, n: int) -> np.ndarray:
     inn = np.sqrt(1.0 - phi**2)
     for k in range(1, K):
         z[:, :, k] = phi * z[:, :, k - 1] + inn * e[:, :, k]
-    return z
+    return z, zm
 
 
 def _draw_demand(plan: _Plan, rng: Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Multipliers M (n, B, K) and third-party share ratios (n, B)."""
-    z = _latent_demand(plan, rng, n)
+    m, ratio, _ = _draw_demand_and_market(plan, rng, n)
+    return m, ratio
+
+
+def _draw_demand_and_market(
+    plan: _Plan, rng: Generator, n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Multipliers M (n, B, K), share ratios (n, B) and the market normals Zm (n, K)."""
+    z, zm = _latent_demand_and_market(plan, rng, n)
     m = np.empty_like(z)
     for b, dist in enumerate(plan.multipliers):
         m[:, b, :] = _gaussian_to_marginal(dist, z[:, b, :])
     ratio = np.empty((n, len(plan.shares)))
+    zbar = zm.sum(axis=1) / np.sqrt(plan.n_years)  # standard normal: the run's mean cycle
     for b, dist in enumerate(plan.shares):
-        ratio[:, b] = dist.frozen().rvs(size=n, random_state=rng) / plan.share_nominal[b]
-    return m, ratio
+        rho = plan.share_loading[b]
+        if rho == 0.0:  # independent of the cycle: the old stream, draw for draw
+            share = dist.frozen().rvs(size=n, random_state=rng)
+        else:
+            eb = rng.standard_normal(n)
+            share = _gaussian_to_marginal(dist, rho * zbar + np.sqrt(1.0 - rho**2) * eb)
+        ratio[:, b] = share / plan.share_nominal[b]
+    return m, ratio, zm
 
 
 # the engine's bound on a delay shift (``mcsd.kernels.sampling.MAX_SHIFT``, restated: the
@@ -223,6 +337,8 @@ def _round_half_up(x: np.ndarray) -> np.ndarray:
 
 def _draw_delivery(plan: _Plan, priors: Priors, rng: Generator, n: int) -> np.ndarray:
     """Delivery month (n, P) int64; 0 for cancelled projects."""
+    if plan.shared_lateness:
+        return _draw_delivery_shared(plan, priors, rng, n)
     P = plan.project_month.size
     dev = np.zeros((n, P))
     cancelled = np.zeros((n, P), dtype=bool)
@@ -244,10 +360,69 @@ def _draw_delivery(plan: _Plan, priors: Priors, rng: Generator, n: int) -> np.nd
         if region.delay_factor is not None:
             region_factor[:, i] = region.delay_factor.frozen().rvs(size=n, random_state=rng)
     dev *= region_factor[:, plan.project_region]
+    return _delivery_months(plan, dev, cancelled)
+
+
+def _delivery_months(plan: _Plan, dev: np.ndarray, cancelled: np.ndarray) -> np.ndarray:
     shift = _round_half_up(dev).astype(np.int64)
     delivery = np.maximum(1, plan.project_month[None, :] + shift)
     delivery[cancelled] = 0
     return delivery
+
+
+def _factor(dist: Distribution | None, z: np.ndarray) -> np.ndarray:
+    """A delay factor F^-1(Phi(z)); 1 when there is none."""
+    return np.ones_like(z) if dist is None else _gaussian_to_marginal(dist, z)
+
+
+def _draw_delivery_shared(plan: _Plan, priors: Priors, rng: Generator, n: int) -> np.ndarray:
+    """Delivery months (n, P) under shared lateness: every provider and region has its
+    normal (Zp, Zr), the factors are their quantiles, lateness loads on both."""
+    P = plan.project_month.size
+    zp = np.empty((n, len(priors.providers)))
+    e = np.zeros((n, P))
+    late = np.zeros((n, P))
+    cancelled = np.zeros((n, P), dtype=bool)
+    for i, (provider, sl) in enumerate(zip(priors.providers, plan.provider_slices, strict=True)):
+        zp[:, i] = rng.standard_normal(n)
+        k = sl.stop - sl.start
+        if k == 0:
+            continue
+        cancelled[:, sl] = rng.random((n, k)) < provider.cancellation_probability
+        e[:, sl] = rng.standard_normal((n, k))
+        late_dist = provider.delivery_delay_months.late.frozen()
+        late[:, sl] = np.asarray(late_dist.rvs(size=(n, k), random_state=rng), dtype=float)
+    zr = np.empty((n, plan.R))
+    for r in range(plan.R):
+        zr[:, r] = rng.standard_normal(n)
+    dev = np.zeros((n, P))
+    for i, (provider, sl) in enumerate(zip(priors.providers, plan.provider_slices, strict=True)):
+        if sl.stop == sl.start:
+            continue
+        wp, wr = plan.provider_loading[i], plan.region_loading[i]
+        reg = plan.project_region[sl]
+        own = np.sqrt(max(0.0, 1.0 - wp**2 - wr**2))
+        latent = wp * zp[:, i, None] + wr * zr[:, reg] + own * e[:, sl]
+        is_late = latent > special.ndtri(provider.delivery_delay_months.p_on_time)
+        factor = _factor(provider.delay_factor, zp[:, i])
+        dev[:, sl] = np.where(is_late, late[:, sl], 0.0) * factor[:, None]
+    region_factor = np.ones((n, plan.R))
+    for r, region in enumerate(priors.regions):
+        region_factor[:, r] = _factor(region.delay_factor, zr[:, r])
+    dev *= region_factor[:, plan.project_region]
+    return _delivery_months(plan, dev, cancelled)
+
+
+def _draw_events(plan: _Plan, rng: Generator, zm: np.ndarray) -> np.ndarray:
+    """Whether each demand event happens, (n, E) bool: w Zm[k] + sqrt(1 - w^2) E >
+    ndtri(1 - p), one standard normal E per event and path."""
+    n, E = zm.shape[0], plan.event_mw.size
+    on = np.zeros((n, E), dtype=bool)
+    for i in range(E):
+        w = plan.event_loading[i]
+        latent = w * zm[:, plan.event_year[i]] + np.sqrt(1.0 - w**2) * rng.standard_normal(n)
+        on[:, i] = latent > special.ndtri(1.0 - plan.event_probability[i])
+    return on
 
 
 # --------------------------------------------------------------------------------------
@@ -269,6 +444,43 @@ def _supply(plan: _Plan, delivery: np.ndarray) -> np.ndarray:
     supply = np.cumsum(arrivals.reshape(T, n, R), axis=0)
     supply += plan.s0
     return supply
+
+
+def _add_at(out: np.ndarray, month: np.ndarray, region: np.ndarray, mw: np.ndarray) -> None:
+    """out[month - 1, path, region] += mw for (n, J) arrays month, mw (month 1..T kept)."""
+    T, n, R = out.shape
+    ok = (month >= 1) & (month <= T) & (mw != 0)
+    if not ok.any():
+        return
+    path = np.broadcast_to(np.arange(n)[:, None], month.shape)[ok]
+    reg = np.broadcast_to(region, month.shape)[ok]
+    flat = ((month[ok] - 1) * n + path) * R + reg
+    out += np.bincount(flat, weights=mw[ok], minlength=T * n * R).reshape(T, n, R)
+
+
+def _firm_and_deferred(
+    plan: _Plan, delivery: np.ndarray, events: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Firm demand and deferred demand, time-major (T, n, R), from delivery months (n, P)
+    (0 = cancelled) and event flags (n, E)."""
+    n, T, R = delivery.shape[0], plan.T, plan.R
+    firm = np.zeros((T, n, R))
+    deferred = np.zeros((T, n, R))
+    x = np.broadcast_to(plan.project_prelease_mw, delivery.shape)
+    if np.any(plan.project_prelease_mw > 0):
+        s = np.broadcast_to(plan.project_month, delivery.shape)
+        cancelled = delivery == 0
+        # a delivered hall's tenant moves in at delivery; a cancelled hall's at its schedule
+        _add_at(firm, np.where(cancelled, s, delivery), plan.project_region, x)
+        t = np.arange(1, T + 1)[:, None]
+        for j in np.nonzero(plan.project_prelease_mw > 0)[0]:
+            waiting = (t >= s[:, j]) & (t < delivery[:, j]) & ~cancelled[:, j]  # (T, n)
+            deferred[:, :, plan.project_region[j]] += plan.project_prelease_mw[j] * waiting
+    if events.shape[1]:
+        month = np.broadcast_to(plan.event_month, events.shape)
+        mw = np.where(events, plan.event_mw, 0.0)
+        _add_at(firm, month, plan.event_region, mw)
+    return firm, deferred
 
 
 def _increments(plan: _Plan, m: np.ndarray, ratio: np.ndarray) -> np.ndarray:
@@ -362,6 +574,16 @@ def _base_shortage(plan: _Plan) -> np.ndarray:
     return (occ >= plan.threshold) | (held & (plan.threshold <= plan.max_occupancy))
 
 
+def _turning_month_year_end(
+    shortage: np.ndarray, december: np.ndarray, at_base: np.ndarray
+) -> np.ndarray:
+    """First December (1-based month) in shortage; 0 = none. (T, n, R1) -> (n, R1) int64."""
+    short = shortage & december[:, None, None]
+    out = np.where(short.any(axis=0), np.argmax(short, axis=0) + 1, 0).astype(np.int64)
+    out[:, at_base] = 1
+    return out
+
+
 def _turning_month(shortage: np.ndarray, sustain: int, at_base: np.ndarray) -> np.ndarray:
     """First month (1-based) starting a run of ``sustain`` shortage months; 0 = none.
 
@@ -388,13 +610,23 @@ def _block(
         ratio = np.ones((n, len(plan.shares)))
         delivery = np.broadcast_to(plan.project_month, (n, plan.project_month.size))
         delivery = np.maximum(1, delivery)
+        events = np.broadcast_to(plan.event_probability > 0.5, (n, plan.event_mw.size))
     else:
-        m, ratio = _draw_demand(plan, rng, n)
+        m, ratio, zm = _draw_demand_and_market(plan, rng, n)
         delivery = _draw_delivery(plan, priors, rng, n)
+        events = _draw_events(plan, rng, zm)
     supply = _supply(plan, delivery)
-    out = _serve(plan, supply, _increments(plan, m, ratio))
+    firm, deferred = _firm_and_deferred(plan, delivery, events)
+    out = _serve(plan, supply, _increments(plan, m, ratio) + firm)
+    dfr = np.empty((plan.T, n, plan.R + 1))
+    dfr[:, :, : plan.R] = deferred
+    dfr[:, :, plan.R] = deferred @ np.ones(plan.R)
+    out["deferred_demand"] = dfr
     at_base = _base_shortage(plan)
-    out["turning_month"] = _turning_month(out["shortage"], plan.sustain, at_base)
+    if plan.year_end:
+        out["turning_month"] = _turning_month_year_end(out["shortage"], plan.december, at_base)
+    else:
+        out["turning_month"] = _turning_month(out["shortage"], plan.sustain, at_base)
     out["in_shortage_at_base"] = at_base
     return out
 
@@ -428,7 +660,8 @@ def reference_paths(
     """Simulate ``n_paths`` paths and return every per-path array (one block, no chunking).
 
     Returns a dict with ``occupancy`` (fraction), ``demand`` (served, MW), ``supply`` (MW),
-    ``unmet_demand`` (MW), each float64 of shape ``(n_paths, n_regions + 1, T)`` (regions in
+    ``unmet_demand`` (MW), ``deferred_demand`` (MW, pre-leases waiting for a late hall),
+    each float64 of shape ``(n_paths, n_regions + 1, T)`` (regions in
     file order, ``national`` last); ``turning_month`` int64 ``(n_paths, n_regions + 1)``
     (1..T, 0 = no turning point within the horizon); ``shortage`` bool, the month's
     shortage flag, shaped like ``occupancy``; ``in_shortage_at_base`` bool
@@ -461,17 +694,20 @@ def reference_simulate(
 ) -> xr.Dataset:
     """Simulate ``n_paths`` paths in chunks of ``chunk`` and summarise them as a Dataset.
 
-    Variables: ``occupancy``, ``demand``, ``supply``, ``unmet_demand`` (region, time,
-    quantile; exact ``np.quantile`` default "linear" method over all paths);
+    Variables: ``occupancy``, ``demand``, ``supply``, ``unmet_demand``, ``deferred_demand``
+    (region, time, quantile; exact ``np.quantile`` default "linear" method over all paths);
     ``occupancy_exceedance`` (region, time, level) = P(O >= level); ``occupancy_mean``;
     ``p_shortage`` = P(O >= threshold) and ``p_shortage_se`` = sqrt(p (1 - p) / n)
     (region, time); ``turning_point_cdf`` (region, time) = P(turning month <= t);
-    ``p_no_turning_point`` (region); ``in_shortage_at_base`` (region).
+    ``p_no_turning_point`` (region); ``in_shortage_at_base`` (region);
+    ``p_shortage_year_end``, ``p_shortage_any_month``, ``p_shortage_all_months`` (region,
+    year): shortage in the year's last month within the horizon, in some month of the year,
+    in every month of the year (months within the horizon).
 
     Memory: everything except the quantiles is accumulated in counts, so it does not grow
-    with ``n_paths``. Exact quantiles need every path: the four quantile variables are kept
+    with ``n_paths``. Exact quantiles need every path: the five quantile variables are kept
     as float32 (so quantiles carry float32 rounding, relative error ~6e-8), i.e.
-    ``4 * n_paths * (R + 1) * T * 4`` bytes (~3.8 GB at 10^6 paths, 5 regions, 48 months;
+    ``5 * n_paths * (R + 1) * T * 4`` bytes (~4.8 GB at 10^6 paths, 5 regions, 48 months;
     ~1 GB per variable), plus one region's slice copied at a time while computing them.
     ``quantile_vars=False`` skips them (and their memory) entirely.
 
@@ -496,6 +732,9 @@ def reference_simulate(
     occ_sum = np.zeros((R1, T))
     short = np.zeros((R1, T), dtype=np.int64)
     turn_hist = np.zeros((R1, T + 1), dtype=np.int64)  # column 0: none
+    K = plan.n_years
+    kidx = plan.month_year_index
+    year_counts = {w: np.zeros((R1, K), dtype=np.int64) for w in ("year_end", "any", "all")}
     at_base = _base_shortage(plan)
 
     done = 0
@@ -510,6 +749,11 @@ def reference_simulate(
             exceed[:, :, j] += np.count_nonzero(occ >= level, axis=1).T
         occ_sum += occ.sum(axis=1).T
         short += np.count_nonzero(out["shortage"], axis=1).T
+        for k in range(K):
+            months = out["shortage"][kidx == k]  # (months of year k in the horizon, n, R1)
+            year_counts["year_end"][:, k] += np.count_nonzero(months[-1], axis=0)
+            year_counts["any"][:, k] += np.count_nonzero(months.any(axis=0), axis=0)
+            year_counts["all"][:, k] += np.count_nonzero(months.all(axis=0), axis=0)
         tm = out["turning_month"]
         for r in range(R1):
             turn_hist[r] += np.bincount(tm[:, r], minlength=T + 1)
@@ -531,7 +775,11 @@ def reference_simulate(
         ),
         "p_no_turning_point": ((REGION,), turn_hist[:, 0] / n_paths),
         "in_shortage_at_base": ((REGION,), at_base),
+        "p_shortage_year_end": ((REGION, YEAR), year_counts["year_end"] / n_paths),
+        "p_shortage_any_month": ((REGION, YEAR), year_counts["any"] / n_paths),
+        "p_shortage_all_months": ((REGION, YEAR), year_counts["all"] / n_paths),
     }
+    coords[YEAR] = np.array(priors.calendar_years, dtype=np.int64)
     coords[LEVEL] = levels
     if store is not None:
         coords[QUANTILE] = quantiles
@@ -552,6 +800,7 @@ def reference_simulate(
             "threshold": plan.threshold,
             "max_occupancy": plan.max_occupancy,
             "sustain_months": plan.sustain,
+            "turning_point_rule": "year_end" if plan.year_end else "first_month",
             "priors_name": priors.name,
             "priors_sha256": priors.sha256,
             "point": int(point),

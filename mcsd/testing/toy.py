@@ -86,12 +86,19 @@ def provider(
     late: Distribution | None = None,
     cancel: float = 0.0,
     factor: Distribution | None = EXACT_ONE,
+    wp: float = 0.0,
+    wr: float = 0.0,
 ) -> model.Provider:
+    """A provider; ``wp`` / ``wr``: loadings of its projects' lateness on its own and on
+    their region's normal (shared lateness)."""
     return model.Provider(
         id=pid,
         name=pid,
         delivery_delay_months=model.DelayDistribution(
-            p_on_time=p_on_time, late=late or Distribution("gamma", {"a": 2.0, "scale": 1.5})
+            p_on_time=p_on_time,
+            late=late or Distribution("gamma", {"a": 2.0, "scale": 1.5}),
+            provider_loading=wp,
+            region_loading=wr,
         ),
         cancellation_probability=cancel,
         delay_factor=factor,
@@ -99,8 +106,139 @@ def provider(
     )
 
 
-def project(jid: str, rid: str, cap: float, month: str) -> model.Project:
-    return model.Project(id=jid, region=rid, capacity_mw=cap, scheduled_month=month)
+def project(
+    jid: str, rid: str, cap: float, month: str, lease: tuple[str, float] | None = None
+) -> model.Project:
+    """A project; ``lease = (buyer id, MW)`` pre-leases ``MW`` of it to that buyer."""
+    buyer_id, mw = lease if lease is not None else (None, 0.0)
+    return model.Project(
+        id=jid,
+        region=rid,
+        capacity_mw=cap,
+        scheduled_month=month,
+        pre_lease_buyer=buyer_id,
+        pre_lease_mw=float(mw),
+    )
+
+
+def event(
+    eid: str, bid: str, rid: str, month: str, mw: float, p: float, loading: float = 0.0
+) -> model.DemandEvent:
+    return model.DemandEvent(
+        id=eid,
+        name=eid,
+        buyer=bid,
+        region=rid,
+        month=month,
+        mw=mw,
+        probability=p,
+        market_loading=loading,
+    )
+
+
+def all_mechanisms_priors() -> Priors:
+    """Three regions, three buyers, three providers, spillover, 36 months, with every
+    issue-16 mechanism on and mattering: the year-end turning rule; shared lateness
+    (provider and region loadings, a region without a delay factor, a provider without one);
+    pre-leases on five halls (one provider usually late, cancellations up to 30 %); shares
+    loading on the market (positive, zero and negative); two demand events (p = 0.3 with a
+    market loading, p = 0.8 without). Occupancies sit near the 0.8 threshold so the
+    shortage probabilities are neither 0 nor 1."""
+    lognorm = Distribution("lognorm", {"s": 0.3})
+    regions = [
+        region("A", 640.0, 1000.0, delay_factor=Distribution("lognorm", {"s": 0.3})),
+        region("B", 380.0, 600.0),  # no factor: still has its normal Zr
+        region("C", 300.0, 500.0, delay_factor=Distribution("lognorm", {"s": 0.2})),
+    ]
+    buyers = [
+        buyer(
+            "b1",
+            {"A": {2025: 180.0, 2026: 150.0, 2027: 150.0}, "B": {2025: 100.0, 2026: 60.0}},
+            mult=lognorm,
+            loading=0.7,
+            phi=0.5,
+            share=Distribution("uniform", {"loc": 0.45, "scale": 0.4}),
+            nominal=0.65,
+            third_party_share_market_loading=0.8,
+        ),
+        buyer(
+            "b2",
+            {"C": {2025: 100.0, 2026: 80.0, 2027: 60.0}, "B": {2026: 50.0}},
+            mult=Distribution("lognorm", {"s": 0.4}),
+            loading=0.4,
+            phi=0.3,
+            share=Distribution("beta", {"a": 4.0, "b": 4.0}),
+            nominal=0.5,
+            monthly_profile=(1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 3),
+        ),
+        buyer(
+            "b3",
+            {"A": {2025: 150.0, 2026: 60.0}, "C": {2027: 60.0}},
+            mult=Distribution("gamma", {"a": 16.0, "scale": 1 / 15.67}),
+            loading=0.5,
+            share=Distribution("uniform", {"loc": 0.3, "scale": 0.4}),
+            nominal=0.5,
+            third_party_share_market_loading=-0.5,
+        ),
+    ]
+    providers = [
+        provider(
+            "p1",
+            [
+                project("p1a", "A", 150.0, "2025-06", lease=("b1", 100.0)),
+                project("p1b", "A", 100.0, "2026-03"),
+                project("p1c", "B", 80.0, "2025-09", lease=("b1", 60.0)),
+                project("p1d", "C", 120.0, "2026-06"),
+            ],
+            p_on_time=0.5,
+            late=Distribution("gamma", {"a": 2.0, "scale": 3.0}),
+            cancel=0.1,
+            factor=Distribution("lognorm", {"s": 0.4}),
+            wp=0.6,
+            wr=0.5,
+        ),
+        provider(
+            "p2",
+            [
+                project("p2a", "B", 100.0, "2025-04"),
+                project("p2b", "C", 90.0, "2025-11", lease=("b2", 50.0)),
+                project("p2c", "A", 120.0, "2027-01"),
+            ],
+            p_on_time=0.8,
+            late=Distribution("gamma", {"a": 2.0, "scale": 2.0}),
+            cancel=0.2,
+            factor=None,
+            wr=0.7,
+        ),
+        provider(
+            "p3",
+            [
+                project("p3a", "A", 200.0, "2025-08", lease=("b3", 120.0)),
+                project("p3b", "C", 60.0, "2026-10", lease=("b2", 40.0)),
+                project("p3c", "B", 100.0, "2027-02"),
+            ],
+            p_on_time=0.2,  # usually late
+            late=Distribution("gamma", {"a": 3.0, "scale": 2.0}),
+            cancel=0.3,
+            factor=Distribution("lognorm", {"s": 0.3}),
+            wp=-0.4,
+            wr=0.3,
+        ),
+    ]
+    spill = ((0.0, 0.3, 0.0), (0.0, 0.0, 0.2), (0.5, 0.0, 0.0))
+    events = (
+        event("boom", "b1", "A", "2026-04", 200.0, 0.3, loading=0.6),
+        event("campus", "b2", "C", "2025-10", 80.0, 0.8),
+    )
+    return make_priors(
+        regions,
+        buyers,
+        providers,
+        spill,
+        horizon_month="2027-12",
+        turning_point="year_end",
+        demand_events=events,
+    )
 
 
 def zero_width(priors: Priors) -> Priors:
@@ -121,7 +259,11 @@ def zero_width(priors: Priors) -> Priors:
         )
         for p in priors.providers
     )
-    return dataclasses.replace(priors, buyers=buyers, providers=providers)
+    # an event's nominal is its median: certain when p > 0.5, absent when p < 0.5
+    events = tuple(
+        dataclasses.replace(e, probability=1.0) for e in priors.demand_events if e.probability > 0.5
+    )
+    return dataclasses.replace(priors, buyers=buyers, providers=providers, demand_events=events)
 
 
 def drop_created(ds: xr.Dataset) -> xr.Dataset:

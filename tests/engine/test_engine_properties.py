@@ -132,9 +132,11 @@ def test_zero_width_priors_reproduce_point_mode(study_priors):
 
 @pytest.fixture(scope="module")
 def study_runs(study_priors):
-    sustained = dataclasses.replace(study_priors, sustain_months=3)
+    # the sustain rule belongs to the first-month turning rule (the study's is year_end)
+    monthly = dataclasses.replace(study_priors, turning_point="first_month")
+    sustained = dataclasses.replace(monthly, sustain_months=3)
     return [
-        mcsd.simulate(study_priors, n_paths=20_000, seed=23, progress=False),
+        mcsd.simulate(monthly, n_paths=20_000, seed=23, progress=False),
         mcsd.simulate(sustained, n_paths=20_000, seed=23, progress=False),
         mcsd.simulate(
             toy_system(
@@ -144,6 +146,7 @@ def study_runs(study_priors):
             seed=23,
             progress=False,
         ),
+        mcsd.simulate(study_priors, n_paths=20_000, seed=23, progress=False),
     ]
 
 
@@ -155,8 +158,15 @@ def test_turning_point_cdf_monotone_and_complete(study_runs):
         np.testing.assert_allclose(
             cdf[:, -1], 1 - ds["p_no_turning_point"].values, atol=1e-12, rtol=0
         )
-        # a turning point by t implies a shortage month at or before t
-        assert np.all(cdf >= ds["p_shortage"].values[:, :1] - 1e-12)
+        short = ds["p_shortage"].values
+        if ds.attrs["turning_point_rule"] == "first_month":
+            # a path short in month 1 has turned by month 1
+            assert np.all(cdf >= short[:, :1] - 1e-12)
+        else:  # year end: a path short in a December has turned by then; steps at Decembers
+            dec = ds["time"].dt.month.values == 12
+            assert np.all(cdf[:, dec] >= short[:, dec] - 1e-12)
+            steps = np.flatnonzero(np.any(np.diff(cdf, axis=1) > 0, axis=0)) + 1
+            assert np.all(dec[steps]), ds["time"].values[steps]
 
 
 def test_sustain_delays_the_turning_point(study_runs):

@@ -26,6 +26,7 @@ from mcsd.engine.executor import (
     usable_cores,
     validate_run,
 )
+from mcsd.kernels.layout import N_MW_VARS, N_VARS
 from mcsd.results.accumulators import Accumulators
 from mcsd.testing import toy
 
@@ -39,10 +40,10 @@ def test_estimate_counts_the_histograms_and_the_kept_paths() -> None:
     sizes = run_sizes(_many_regions(2, "2025-12"))
     assert sizes == (3, 12, 1)
     one = estimate_run_bytes(sizes, 1)
-    mw_hist = 3 * 3 * 12 * 2002 * 8
+    mw_hist = N_MW_VARS * 3 * 12 * 2002 * 8
     assert mw_hist + mw_hist // 4 < one < 3 * mw_hist  # + uint16 pending + the rest
     assert estimate_run_bytes(sizes, 4) == 4 * one
-    assert estimate_run_bytes(sizes, 1, 1000, keep_paths=True) == one + 1000 * (4 * 36 + 3) * 8
+    assert estimate_run_bytes(sizes, 1, 1000, keep_paths=True) == one + 1000 * (N_VARS * 36 + 3) * 8
 
 
 def test_estimate_matches_what_the_accumulators_allocate() -> None:

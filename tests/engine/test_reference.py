@@ -22,7 +22,10 @@ from mcsd.priors.model import (
 )
 from mcsd.testing import toy
 from mcsd.testing.reference import (
+    _draw_delivery,
     _draw_demand,
+    _draw_demand_and_market,
+    _draw_events,
     _latent_demand,
     _plan,
     _round_half_up,
@@ -401,7 +404,20 @@ def test_simulate_matches_paths_when_one_chunk():
         "turning_point_cdf",
         "p_no_turning_point",
         "in_shortage_at_base",
+        "deferred_demand",
+        "p_shortage_year_end",
+        "p_shortage_any_month",
+        "p_shortage_all_months",
     }
+    # hand_priors' horizon is 2025-04: one partial year of 4 months
+    sh = out["shortage"]  # (n, R1, T)
+    assert ds.year.values.tolist() == [2025]
+    np.testing.assert_array_equal(ds.p_shortage_year_end.values[:, 0], sh[:, :, 3].mean(0))
+    np.testing.assert_array_equal(ds.p_shortage_any_month.values[:, 0], sh.any(2).mean(0))
+    np.testing.assert_array_equal(ds.p_shortage_all_months.values[:, 0], sh.all(2).mean(0))
+    assert ds.deferred_demand.dims == ("region", "time", "quantile")
+    assert (ds.deferred_demand.values == 0).all()  # no pre-leases
+    assert ds.attrs["turning_point_rule"] == "first_month"
 
 
 def test_linear_quantiles_match_numpy():
@@ -414,3 +430,229 @@ def test_linear_quantiles_match_numpy():
         x[0, : n // 2] = 1.0  # ties
         expected = np.quantile(x.astype(np.float64), q, axis=-1).T
         np.testing.assert_allclose(_linear_quantiles(x.copy(), q), expected, rtol=1e-14)
+
+
+# --------------------------------------------------------------------------------------
+# Issue-16 mechanisms: year-end turning rule, shared lateness, pre-leases, share on the
+# cycle, demand events
+# --------------------------------------------------------------------------------------
+def fixed(value: float) -> Distribution:
+    """A late draw equal to ``value`` to float precision."""
+    return Distribution("uniform", {"loc": value, "scale": 1e-9})
+
+
+def test_year_end_turning_rule_point_mode():
+    regions = [
+        Region("A", "A", 60, 100),  # short from month 2, not in month 4..10, short in Dec
+        Region("B", "B", 0, 100),  # short only in the partial last year 2026
+        Region("C", "C", 90, 100),  # short at base
+    ]
+    buyers = [buyer("x", {"A": {2025: 120}, "B": {2026: 1200}}, nominal=0.6)]
+    providers = [toy.provider("p", [toy.project("a", "A", 100, "2025-04")])]
+    kw = dict(horizon_month="2026-06", max_occupancy=1.0)
+    first = make_priors(regions, buyers, providers, **kw)
+    year_end = make_priors(regions, buyers, providers, turning_point="year_end", **kw)
+    a = reference_paths(first, 2, 0, point=True)
+    b = reference_paths(year_end, 2, 0, point=True)
+    occ = a["occupancy"][0]
+    np.testing.assert_allclose(occ[0, [1, 3, 11]], [0.8, 0.5, 0.9])
+    assert (occ[1, :12] == 0).all() and occ[1, 12] == 1.0
+    # national: 270 / 400 in December 2025, 370 / 400 in January 2026
+    assert a["turning_month"][0].tolist() == [2, 13, 1, 13]
+    assert b["turning_month"][0].tolist() == [12, 0, 1, 0]
+    np.testing.assert_array_equal(a["shortage"], b["shortage"])  # p_shortage stays monthly
+    ds = reference_simulate(year_end, 3, seed=0, point=True)
+    assert ds.attrs["turning_point_rule"] == "year_end"
+    assert ds.p_no_turning_point.values.tolist() == [0, 1, 0, 1]
+    with pytest.raises(ValueError, match="sustain"):
+        reference_paths(
+            make_priors(regions, buyers, turning_point="year_end", sustain_months=2, **kw), 1, 0
+        )
+
+
+def test_pre_lease_point_mode_keeps_year_end_stocks():
+    """X comes out of the buyer's increment and is requested at the (on-time) delivery, so
+    the year's total is unchanged; only the phasing moves."""
+    regions = [Region("r", "r", 0, 1e6)]
+    buyers = [buyer("x", {"r": {2025: 240, 2026: 120}}, nominal=0.6)]
+
+    def pri(lease):
+        hall = toy.project("h", "r", 150, "2025-06", lease=lease)
+        prov = toy.provider("p", [hall], p_on_time=0.3, cancel=0.2)
+        return make_priors(regions, buyers, [prov], horizon_month="2026-12")
+
+    plain = reference_paths(pri(None), 1, 0, point=True)
+    leased = reference_paths(pri(("x", 120.0)), 1, 0, point=True)
+    d0, d1 = plain["demand"][0, 0], leased["demand"][0, 0]
+    np.testing.assert_allclose(d0[[11, 23]], [240, 360], rtol=1e-12)
+    np.testing.assert_allclose(d1[[11, 23]], d0[[11, 23]], rtol=1e-12)
+    # (240 - 120) / 12 = 10 a month, plus 120 in June
+    np.testing.assert_allclose(d1[:12], 10 * np.arange(1, 13) + 120 * (np.arange(1, 13) >= 6))
+    assert (leased["deferred_demand"] == 0).all()
+    with pytest.raises(ValueError, match="exceed"):
+        reference_paths(pri(("x", 241.0)), 1, 0)
+
+
+def test_pre_lease_late_cancelled_and_deferred():
+    """A hall always exactly 3 months late defers its tenant 3 months; a cancelled hall's
+    tenant asks at the scheduled month; a hall past the horizon defers to the end."""
+    regions = [Region("r", "r", 0, 1e6), Region("q", "q", 0, 1e6)]
+    buyers = [buyer("x", {"r": {2025: 120}, "q": {2025: 120}}, nominal=0.6)]
+    late3 = toy.provider(
+        "late",
+        [
+            toy.project("a", "r", 100, "2025-04", lease=("x", 60.0)),
+            toy.project("z", "q", 100, "2025-11", lease=("x", 24.0)),  # d = 14 > T
+        ],
+        p_on_time=0.0,
+        late=fixed(3.0),
+    )
+    gone = toy.provider(
+        "gone", [toy.project("c", "q", 100, "2025-05", lease=("x", 36.0))], cancel=1.0
+    )
+    pri = make_priors(regions, buyers, [late3, gone])
+    out = reference_paths(pri, 5, 1)
+    t = np.arange(1, 13)
+    dfr = out["deferred_demand"]
+    expected_r = 60.0 * ((t >= 4) & (t < 7))
+    expected_q = 24.0 * (t >= 11)
+    for p in range(5):
+        np.testing.assert_array_equal(dfr[p, 0], expected_r)
+        np.testing.assert_array_equal(dfr[p, 1], expected_q)
+        np.testing.assert_array_equal(dfr[p, 2], expected_r + expected_q)
+    # served demand (supply is ample): the rest of the increment, scaled and phased, plus
+    # each tenant's firm X at its month (demand is drawn first: same stream)
+    m, ratio = _draw_demand(_plan(pri), Generator(PCG64(1)), 5)
+    scaled = (m[:, 0, 0] * ratio[:, 0])[:, None] * (120 - 60) / 12 * t
+    d = out["demand"]
+    np.testing.assert_allclose(d[:, 0], scaled + 60 * (t >= 7), rtol=1e-12)
+    np.testing.assert_allclose(d[:, 1], scaled + 36 * (t >= 5), rtol=1e-12)
+    np.testing.assert_allclose(out["unmet_demand"], 0.0, atol=1e-9)
+    # the Dataset's quantiles of a constant are that constant
+    ds = reference_simulate(pri, 50, seed=2)
+    got = ds.deferred_demand.sel(region="national").values
+    np.testing.assert_array_equal(got, np.repeat((expected_r + expected_q)[:, None], 19, 1))
+
+
+def event_priors(p, loading, region_factor=None):
+    regions = [Region("r", "r", 0, 1e9, delay_factor=region_factor)]
+    buyers = [buyer("x", {"r": {2025: 120, 2026: 120}}, loading=0.5, nominal=0.6)]
+    events = (
+        toy.event("e1", "x", "r", "2026-03", 50.0, p, loading),
+        toy.event("e2", "x", "r", "2025-02", 7.0, 0.8),
+    )
+    return make_priors(regions, buyers, horizon_month="2026-12", demand_events=events)
+
+
+def test_demand_event_probability_and_market_loading():
+    p, w = 0.3, 0.6
+    pri = event_priors(p, w, region_factor=ONE)
+    n = 100_000
+    plan = _plan(pri)
+    rng = Generator(PCG64(8))
+    m, ratio, zm = _draw_demand_and_market(plan, rng, n)
+    on = _draw_events(plan, rng, zm)
+    # P(event) = p; E[1{event} Zm[k]] = w phi(ndtri(1 - p)) (E[Zm | latent] = w latent)
+    for i, (pi, wi) in enumerate([(p, w), (0.8, 0.0)]):
+        assert abs(on[:, i].mean() - pi) <= 4 * np.sqrt(pi * (1 - pi) / n)
+        k = plan.event_year[i]
+        x = on[:, i] * zm[:, k]
+        expected = wi * stats.norm.pdf(special.ndtri(1 - pi))
+        assert abs(x.mean() - expected) <= 4 * x.std() / np.sqrt(n), (i, x.mean(), expected)
+    # the same stream through the model: with no providers and no regional factor nothing
+    # is drawn between demand and events
+    pri = event_priors(p, w)
+    plan = _plan(pri)
+    rng = Generator(PCG64(9))
+    m, ratio, zm = _draw_demand_and_market(plan, rng, 2000)
+    on = _draw_events(plan, rng, zm)
+    out = reference_paths(pri, 2000, seed=9)
+    d = out["demand"][:, 0]
+    base = 10 * m[:, 0, 1] * ratio[:, 0]  # the March 2026 slice
+    np.testing.assert_allclose(d[:, 14] - d[:, 13], base + 50 * on[:, 0], rtol=1e-9)
+    jan = 10 * m[:, 0, 0] * ratio[:, 0]
+    np.testing.assert_allclose(d[:, 1] - d[:, 0], jan + 7 * on[:, 1], rtol=1e-9)
+    # point mode: present iff p > 0.5
+    pt = reference_paths(pri, 1, 0, point=True)["demand"][0, 0]
+    np.testing.assert_allclose(np.diff(pt)[[0, 13]], [17, 10], rtol=1e-12)
+
+
+def test_share_market_loading():
+    rho, K = 0.7, 4
+    g = Distribution("beta", {"a": 3.0, "b": 5.0})
+    buyers = [
+        buyer("x", {}, share=g, nominal=0.375, third_party_share_market_loading=rho),
+        buyer("y", {}, share=Distribution("uniform", {"loc": 0.5, "scale": 0.2})),
+    ]
+    pri = make_priors([Region("r", "r", 0, 100)], buyers, horizon_month="2028-12")
+    plan = _plan(pri)
+    n = 100_000
+    m, ratio, zm = _draw_demand_and_market(plan, Generator(PCG64(12)), n)
+    zbar = zm.sum(axis=1) / np.sqrt(K)
+    u = g.frozen().cdf(ratio[:, 0] * 0.375)
+    assert stats.kstest(u, "uniform").pvalue > 1e-4  # the marginal is G
+    _check_corr(special.ndtri(u), zbar, rho, n)  # normal score loads rho on Zbar
+    # a buyer with no loading keeps the old stream: its share is G's rvs after Zm and Zb
+    rng = Generator(PCG64(12))
+    rng.standard_normal((n, K))
+    rng.standard_normal((n, 2, K))
+    rng.standard_normal(n)  # x's own share normal Eb
+    old = buyers[1].third_party_share.frozen().rvs(size=n, random_state=rng)
+    np.testing.assert_array_equal(ratio[:, 1], old / 0.6)
+
+
+def lateness_priors(wp1, wr1, wp2, wr2, p_on):
+    """Projects a, b (p1, region r), c (p1, q), d (p2, r); a late hall's deviation is 10^6
+    months times its factors (p1 and r: lognorm(0.5); p2 and q: none)."""
+    factor = Distribution("lognorm", {"s": 0.5})
+    regions = [Region("r", "r", 0, 10, delay_factor=factor), Region("q", "q", 0, 10)]
+    p1 = toy.provider(
+        "p1",
+        [toy.project(j, g, 1, "2025-02") for j, g in (("a", "r"), ("b", "r"), ("c", "q"))],
+        p_on_time=p_on,
+        late=fixed(1e6),
+        factor=factor,
+        wp=wp1,
+        wr=wr1,
+    )
+    p2 = toy.provider(
+        "p2", [toy.project("d", "r", 1, "2025-02")], p_on_time=p_on, late=fixed(1e6),
+        factor=None, wp=wp2, wr=wr2,
+    )  # fmt: skip
+    return make_priors(regions, [buyer("x", {})], [p1, p2])
+
+
+def test_shared_lateness_pairwise_and_factors():
+    wp1, wr1, wp2, wr2, p_on = 0.6, 0.5, 0.3, 0.8, 0.4
+    pri = lateness_priors(wp1, wr1, wp2, wr2, p_on)
+    plan = _plan(pri)
+    assert plan.shared_lateness
+    n = 100_000
+    shift = _draw_delivery(plan, pri, Generator(PCG64(21)), n) - 2
+    late = shift > 0  # on time: 0; late: 10^6 F >= 1 (F < 1e-6 needs |Z| > 27)
+    c = special.ndtri(p_on)
+
+    def both(rho):  # P(L1 > c, L2 > c), standard normals with correlation rho
+        mvn = stats.multivariate_normal([0, 0], [[1, rho], [rho, 1]], abseps=1e-10)
+        return mvn.cdf([-c, -c])
+
+    for j in range(4):
+        assert abs(late[:, j].mean() - (1 - p_on)) <= 4 * np.sqrt(p_on * (1 - p_on) / n)
+    pairs = [
+        (0, 1, wp1**2 + wr1**2),  # same provider, same region
+        (0, 2, wp1**2),  # same provider, other region
+        (0, 3, wr1 * wr2),  # other providers, same region
+        (2, 3, 0.0),  # nothing shared
+    ]
+    for a, b, rho in pairs:
+        pab = both(rho)
+        got = (late[:, a] & late[:, b]).mean()
+        assert abs(got - pab) <= 4 * np.sqrt(pab * (1 - pab) / n), (a, b, got, pab)
+    # the factors are the quantiles of the normals lateness loads on: given project j late,
+    # E[Z | L_j > c] = cov(Z, L_j) phi(c) / (1 - p_on), and log F = 0.5 Z. Rounding a
+    # deviation x >= 10^6 F to whole months moves log x by <= 0.5 / x < 1e-4 (F > 0.005).
+    h = stats.norm.pdf(c) / (1 - p_on)
+    for j, cov in ((0, wp1 + wr1), (2, wp1), (3, wr2)):  # a: both factors; c: p1's; d: r's
+        logf = np.log(shift[late[:, j], j] / 1e6)
+        tol = 4 * logf.std() / np.sqrt(logf.size) + 1e-4
+        assert abs(logf.mean() - 0.5 * cov * h) <= tol, (j, logf.mean(), 0.5 * cov * h)

@@ -75,19 +75,20 @@ def test_mw_bins_and_extremes():
     x = rng.permutation(x)[:250]
     nb = x.size
     R1, T = 1, 1
-    work = np.zeros((7, R1, nb))
-    rows = {1: layout.ROW_SERVED, 2: layout.ROW_SUPPLY, 3: layout.ROW_UNMET}
-    for v in (1, 2, 3):  # demand, supply, unmet demand
+    work = np.zeros((layout.N_WORK_ROWS, R1, nb))
+    rows = {1: layout.ROW_SERVED, 2: layout.ROW_SUPPLY, 3: layout.ROW_UNMET, 4: layout.ROW_DEFERRED}
+    V = layout.N_MW_VARS
+    for v in range(1, V + 1):  # demand, supply, unmet and deferred demand
         work[rows[v], 0] = x * v
-    lo = np.array([base * v for v in (1, 2, 3)]).reshape(3, 1, 1)
-    inv_width = np.array([1.0 / (width * v) for v in (1, 2, 3)]).reshape(3, 1, 1)
-    pend = np.zeros((3 * R1 * T, n_bins + 2), np.uint16)
-    touch = np.empty((3, R1, T, 2), np.int64)
+    lo = np.array([base * v for v in range(1, V + 1)]).reshape(V, 1, 1)
+    inv_width = np.array([1.0 / (width * v) for v in range(1, V + 1)]).reshape(V, 1, 1)
+    pend = np.zeros((V * R1 * T, n_bins + 2), np.uint16)
+    touch = np.empty((V, R1, T, 2), np.int64)
     touch[..., 0], touch[..., 1] = n_bins + 2, -1
-    vmin, vmax = np.full((4, R1, T), np.inf), np.full((4, R1, T), -np.inf)
+    vmin, vmax = np.full((V + 1, R1, T), np.inf), np.full((V + 1, R1, T), -np.inf)
     kbuf = np.empty(nb, np.uint32)
-    fold.fold_mw(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, kbuf)
-    for v in (1, 2, 3):
+    fold.fold_mw(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, kbuf, True)
+    for v in range(1, V + 1):
         xv = x * v
         y = (xv - lo[v - 1, 0, 0]) * inv_width[v - 1, 0, 0]
         expected = np.where(

@@ -28,9 +28,11 @@ from scipy import special, stats
 from mcsd.engine.arrays import build_model_arrays, dist_params
 from mcsd.kernels import fold, stock, stream, transforms
 from mcsd.kernels.layout import (
+    N_MW_VARS,
     N_OCC_BINS,
     N_WORK_ROWS,
     OCC_BINS_PER_UNIT,
+    ROW_DEFERRED,
     ROW_REQUESTED,
     ROW_SERVED,
     ROW_SUPPLY,
@@ -366,16 +368,17 @@ def test_fold_occupancy_as_python():
 def _fold_mw(kernel, x, base, width, n_bins):
     nb = x.size
     work = np.zeros((N_WORK_ROWS, 1, nb))
-    rows = {1: ROW_SERVED, 2: ROW_SUPPLY, 3: ROW_UNMET}
-    for v in (1, 2, 3):
+    rows = {1: ROW_SERVED, 2: ROW_SUPPLY, 3: ROW_UNMET, 4: ROW_DEFERRED}
+    V = N_MW_VARS
+    for v in range(1, V + 1):
         work[rows[v], 0] = x * v
-    lo = np.array([base * v for v in (1, 2, 3)]).reshape(3, 1, 1)
-    inv_width = np.array([1.0 / (width * v) for v in (1, 2, 3)]).reshape(3, 1, 1)
-    pend = np.zeros((3, n_bins + 2), np.uint16)
-    touch = np.empty((3, 1, 1, 2), np.int64)
+    lo = np.array([base * v for v in range(1, V + 1)]).reshape(V, 1, 1)
+    inv_width = np.array([1.0 / (width * v) for v in range(1, V + 1)]).reshape(V, 1, 1)
+    pend = np.zeros((V, n_bins + 2), np.uint16)
+    touch = np.empty((V, 1, 1, 2), np.int64)
     touch[..., 0], touch[..., 1] = n_bins + 2, -1
-    vmin, vmax = np.full((4, 1, 1), np.inf), np.full((4, 1, 1), -np.inf)
-    kernel(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, np.empty(nb, np.uint32))
+    vmin, vmax = np.full((V + 1, 1, 1), np.inf), np.full((V + 1, 1, 1), -np.inf)
+    kernel(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, np.empty(nb, np.uint32), True)
     return pend, touch, vmin, vmax, lo, inv_width
 
 
@@ -388,7 +391,7 @@ def test_fold_mw_as_python():
     for a, b in zip(py, jit, strict=True):
         assert same_bits(a, b)
     pend, touch, vmin, vmax, lo, inv_width = py
-    for v in (1, 2, 3):
+    for v in range(1, N_MW_VARS + 1):
         xv = x * v
         want = _mw_bins_numpy(xv, lo[v - 1, 0, 0], inv_width[v - 1, 0, 0], n_bins)
         np.testing.assert_array_equal(pend[v - 1], np.bincount(want, minlength=n_bins + 2))
@@ -456,6 +459,7 @@ def _stock_run(kernels, m, scale, delivery):
     R, T, K, nb = m.n_regions, m.n_months, m.n_years, scale.shape[2]
     year_req = np.empty((m.profiles.shape[0], R, K, nb))
     add = np.empty((R, T, nb))
+    no_firm = np.zeros((R, T, 0))
     work = np.empty((N_WORK_ROWS, R + 1, nb))
     year_requests(
         m.increments_year_mw, m.inc_row_buyer, m.inc_row_region, m.profile_group, scale, nb,
@@ -467,8 +471,8 @@ def _stock_run(kernels, m, scale, delivery):
     for t in range(T):
         serve_month(
             m.supply_stock_mw, m.demand_stock_mw, m.max_occupancy, m.spillover,
-            m.has_spillover, year_req, m.profiles, m.month_year, m.month_of_year, add, t, nb,
-            work,
+            m.has_spillover, year_req, m.profiles, m.month_year, m.month_of_year, add, False,
+            no_firm, no_firm, t, nb, work,
         )  # fmt: skip
         national(work, nb)
         rows[t] = work[:4]
