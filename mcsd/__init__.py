@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from mcsd.api import simulate, simulate_to_precision
     from mcsd.priors.loader import PriorsError, load_priors
     from mcsd.priors.model import Priors
+    from mcsd.results.frames import to_frames
     from mcsd.results.io import ResultFileError, read_result, write_netcdf
 
 # public name -> the module that defines it
@@ -32,6 +33,7 @@ _EXPORTS = {
     "ResultFileError": "mcsd.results.io",
     "read_result": "mcsd.results.io",
     "write_netcdf": "mcsd.results.io",
+    "to_frames": "mcsd.results.frames",
 }
 _SUBMODULES = ("plot", "study", "testing", "dims")
 
@@ -46,6 +48,7 @@ __all__ = [
     "sensitivity",
     "simulate",
     "simulate_to_precision",
+    "to_frames",
     "write_netcdf",
 ]
 assert sorted(__all__) == sorted(["__version__", *_EXPORTS])

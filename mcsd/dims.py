@@ -8,6 +8,7 @@ paths; ``level`` occupancy levels; ``path`` path indices; ``group`` input groups
 from __future__ import annotations
 
 REGION = "region"
+REGION_NAME = "region_name"  # non-index coordinate on region: the priors' display names
 TIME = "time"
 YEAR = "year"
 QUANTILE = "quantile"

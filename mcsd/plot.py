@@ -13,6 +13,9 @@ backend; the caller closes the figures it no longer needs (``plt.close(fig)``), 
 
 from __future__ import annotations
 
+import os
+import stat
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -26,6 +29,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
 
+from mcsd.results.io import _TEMP_SUFFIX, _temp_prefix
 from mcsd.results.variables import DEFAULT_QUANTILES, QUANTILE_VARS
 
 __all__ = [
@@ -35,6 +39,8 @@ __all__ = [
     "scenario_comparison",
     "tornado_chart",
     "save_figures",
+    "save_figure",
+    "turning_rule_words",
     "FIGURE_KINDS",
     "FIGURE_FORMATS",
 ]
@@ -149,6 +155,21 @@ def _horizon_label(ds: xr.Dataset) -> str:
 
 def _threshold(ds: xr.Dataset) -> float:
     return float(ds.attrs.get("threshold", 0.8))
+
+
+#: ``ds.attrs["turning_point_rule"]`` in words (results written before the attribute
+#: existed used the first-month rule).
+TURNING_RULE_WORDS = {
+    "first_month": "turning point: first month in shortage",
+    "year_end": "turning point: first year-end in shortage (study rule)",
+}
+
+
+def turning_rule_words(ds: xr.Dataset) -> str:
+    """The turning-point rule of ``ds`` in words, e.g. "turning point: first month in
+    shortage"; an unknown rule is shown by its name."""
+    rule = str(ds.attrs.get("turning_point_rule", "first_month"))
+    return TURNING_RULE_WORDS.get(rule, f"turning point: rule {rule!r}")
 
 
 def _format_date_axis(ax) -> None:
@@ -492,7 +513,8 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
     The left panel draws P(turning point at or before t) as step lines; the right panel
     shows ``p_no_turning_point`` (censored at the horizon) as one bar per region, labelled
     with its percentage. Regions already in shortage at the base are marked in the legend
-    and with a star at the first month.
+    and with a star at the first month. The left panel's title names the turning-point
+    rule of the run (``ds.attrs["turning_point_rule"]``, see :func:`turning_rule_words`).
 
     Parameters
     ----------
@@ -560,7 +582,8 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
     _format_date_axis(ax)
     ax.grid(color="0.88", lw=0.6)
     threshold = _threshold(ds)
-    ax.set_title(f"Turning point: first month with occupancy ≥ {threshold:.0%}", fontsize=11)
+    words = turning_rule_words(ds)
+    ax.set_title(f"{words[0].upper()}{words[1:]}, occupancy ≥ {threshold:.0%}", fontsize=11)
     handles, labels = ax.get_legend_handles_labels()
     if flagged:
         handles.append(
@@ -794,6 +817,10 @@ def save_figures(
         Missing parent folders are created.
     formats : sequence of {"png", "svg", "pdf"}
         One file per format and figure, at 150 dpi.
+
+    Each file is written atomically (:func:`save_figure`): a failed or interrupted save
+    leaves no partial figure and no temporary file. An existing target that is not a
+    regular file is refused (``ValueError``) before any figure is drawn.
     """
     if kind not in FIGURE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(FIGURE_KINDS)}, got {kind!r}")
@@ -821,19 +848,70 @@ def save_figures(
     for k in chosen:
         _require(ds, makers[k].__name__, variables=needs[k][0], coords=needs[k][1])
     stem = _stem(Path(out))
+    targets: dict[str, list[tuple[str, Path]]] = {}
+    for k in chosen:
+        base = stem.with_name(f"{stem.name}_{k}") if kind == "all" else stem
+        targets[k] = [(fmt, base.with_name(f"{base.name}.{fmt}")) for fmt in formats]
+        for _, path in targets[k]:  # refused before anything is drawn
+            _check_regular_target(path)
     stem.parent.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for k in chosen:
         fig = makers[k](ds)
         try:
-            base = stem.with_name(f"{stem.name}_{k}") if kind == "all" else stem
-            for fmt in formats:
-                path = base.with_name(f"{base.name}.{fmt}")
-                fig.savefig(path, dpi=DPI, format=fmt)
+            for fmt, path in targets[k]:
+                save_figure(fig, path, fmt)
                 written.append(path)
         finally:
             plt.close(fig)
     return written
+
+
+def _check_regular_target(path: Path) -> None:
+    """``ValueError`` unless ``path`` is missing or (through any symbolic link) a regular
+    file: a figure never replaces a folder, device, fifo or socket."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ValueError(f"{path} is a symbolic link to a missing file") from None
+        return
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+        raise ValueError(f"{path} is {what}: a figure is written only to a regular file")
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, fmt: str, dpi: int = DPI) -> Path:
+    """Write ``fig`` to ``path`` in format ``fmt`` atomically, like ``write_netcdf``.
+
+    The figure is drawn into ``.<name>.<random>.tmp`` in the target's folder, synced and
+    renamed over ``path``. A drawing or write that fails (any exception) or is interrupted
+    (``KeyboardInterrupt``; ``SystemExit`` or the CLI's SIGTERM exception) removes the
+    temporary file and leaves an earlier file at ``path`` intact, never half-written.
+    ``ValueError`` if ``path`` exists and is not a regular file.
+    """
+    target = Path(path)
+    _check_regular_target(target)
+    folder = target.parent if str(target.parent) else Path(".")
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(
+            prefix=_temp_prefix(folder, target.name), suffix=_TEMP_SUFFIX, dir=folder
+        )
+        with os.fdopen(fd, "wb") as handle:
+            fig.savefig(handle, dpi=dpi, format=fmt)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # mkstemp makes the file private (0600); give it the permissions a plain write would
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+        tmp = None
+    finally:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+    return target
 
 
 # --- sensitivity (mcsd.sensitivity) -------------------------------------------------------
@@ -924,6 +1002,8 @@ def tornado_chart(
     ax.set_xlim(min(0.0, float(np.nanmin(np.append(first, 0.0))) - 0.05), 1.05)
     ax.set_xlabel("share of output variance (Sobol index)")
     what = "shortage (occupancy >= threshold)" if output == "shortage" else "turning-point month"
+    if output == "turning_month":
+        when += f"\n{turning_rule_words(sens)}"
     ax.set_title(f"{_region_label(region)}: {what}{when}", fontsize=10)
     if np.all(np.isnan(total)):
         ax.text(

@@ -26,7 +26,8 @@ from mcsd.dims import REGION, TIME
 from mcsd.engine.defaults import DEFAULT_SEED
 from mcsd.engine.executor import CHUNK_PATHS, CompiledRun, execute, validate_run
 from mcsd.priors.loader import PriorsLike, as_priors
-from mcsd.results.dataset import region_names
+from mcsd.results.dataset import region_names, with_region_names
+from mcsd.results.io import format_attrs
 from mcsd.results.provenance import provenance
 from mcsd.results.variables import VARIABLES
 
@@ -124,7 +125,7 @@ def compare(
             data[f"{name}_{label}"] = (rt, joint[k])
     data["p_no_turning_point_a"] = ((REGION,), fa["p_no_turning_point"])
     data["p_no_turning_point_b"] = ((REGION,), fb["p_no_turning_point"])
-    ds = xr.Dataset(data, coords=coords)
+    ds = with_region_names(xr.Dataset(data, coords=coords), pa)
     long = {
         "p_shortage": "probability of shortage (occupancy >= threshold)",
         "turning_point_cdf": "probability that the turning point is at or before t",
@@ -145,6 +146,7 @@ def compare(
         ds[f"{name}_n11"].attrs["long_name"] = "paths where both a and b hold"
         ds[f"{name}_n10"].attrs["long_name"] = "paths where only a holds"
         ds[f"{name}_n01"].attrs["long_name"] = "paths where only b holds"
+    ds.attrs.update(format_attrs("compare"))
     ds.attrs.update(
         provenance(
             f"mcsd paired comparison: {pb.name} minus {pa.name}",

@@ -47,10 +47,11 @@ import xarray as xr
 from mcsd.dims import GROUP, REGION, YEAR
 from mcsd.engine.defaults import DEFAULT_SEED
 from mcsd.engine.executor import CHUNK_PATHS, CompiledRun, execute, validate_run
-from mcsd.kernels.layout import GROUPS, VAR_DEMAND, VAR_OCCUPANCY, VAR_SUPPLY
+from mcsd.kernels.layout import GROUPS, VAR_OCCUPANCY
 from mcsd.priors.loader import PriorsLike, as_priors
 from mcsd.priors.model import Priors
-from mcsd.results.dataset import region_names
+from mcsd.results.dataset import region_names, with_region_names
+from mcsd.results.io import format_attrs
 from mcsd.results.provenance import provenance
 
 GROUP_LABELS = {
@@ -194,22 +195,10 @@ def sensitivity(
     ye, years = _year_end_months(p)
     threshold = model.threshold
 
-    max_occ = model.max_occupancy
-
     def short_at_year_ends(v):
-        """The kernel's shortage rule (``mcsd.kernels.fold.mark_full``) on kept paths:
-        occupancy >= threshold, or held at the cap (served >= max_occupancy x supply) when
-        threshold <= max_occupancy; national when every region is at its cap."""
-        occ = v[:, VAR_OCCUPANCY][:, :, ye]
-        short = occ >= threshold
-        if threshold <= max_occ:
-            served = v[:, VAR_DEMAND][:, :, ye]
-            supply = v[:, VAR_SUPPLY][:, :, ye]
-            at_cap = served >= max_occ * supply
-            full = at_cap & (supply > 0.0)
-            full[:, -1] = at_cap[:, :-1].all(axis=1) & (supply[:, -1] > 0.0)
-            short |= full
-        return short
+        """The kernel's shortage rule on kept paths: occupancy >= threshold (a cell held at
+        the cap keeps occupancy exactly max_occupancy: ``mcsd.kernels.fold.fold_occupancy``)."""
+        return v[:, VAR_OCCUPANCY][:, :, ye] >= threshold
 
     def on_chunk(path0, m, vals, turns):
         short = np.stack([short_at_year_ends(v) for v in vals]).astype(np.int8)
@@ -248,7 +237,7 @@ def sensitivity(
         data[f"{name}_mean"] = (dims[1:], pooled.mean(axis=0))
         data[f"{name}_variance"] = (dims[1:], pooled.var(axis=0))
         data[f"{name}_no_variance"] = (dims[1:], flat)
-    ds = xr.Dataset(data, coords=coords)
+    ds = with_region_names(xr.Dataset(data, coords=coords), p)
     ds[GROUP].attrs["long_name"] = "input group"
     ds["group_label"] = ("group", np.array([GROUP_LABELS[g] for g in groups], dtype=object))
     ds[YEAR].attrs["long_name"] = "calendar year (output at its last month on the time axis)"
@@ -270,6 +259,7 @@ def sensitivity(
             f"True where the {what} is constant over runs A and B (no variance to attribute: "
             "its indices and bounds are 0.0)"
         )
+    ds.attrs.update(format_attrs("sensitivity"))
     ds.attrs.update(
         provenance(
             f"mcsd grouped Sobol indices for priors {p.name}",

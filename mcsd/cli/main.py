@@ -1,9 +1,19 @@
-"""The ``mcsd`` command: ``run``, ``check``, ``plot``.
+"""The ``mcsd`` command: ``run``, ``check``, ``plot``, ``compare``, ``sensitivity``,
+``export``, ``report``, ``priors show|solve``. ``run``, ``check`` and ``compare`` take
+what-ifs without a file (``--set FIELD=VALUE``, ``--scale FIELD=FACTOR``: the grammar of
+scenario files).
 
-Exit codes: 0 success; 1 ``check`` ran but point mode differs from the study by more than
-1 MW; 2 bad input (priors, arguments, files), an unwritable output or standard output, with
-one line on stderr and no traceback; 130 interrupted (SIGINT, Ctrl-C); 143 terminated
-(SIGTERM). A closed standard output (``mcsd run | head``) is a normal end (exit 0, quiet).
+Exit codes:
+
+* 0 success (``check`` of any valid priors file; ``run`` whose target, if any, was met);
+* 1 ``check --against-study`` ran but point mode differs from the study by more than 1 MW;
+* 2 bad input (priors, arguments, files), an unwritable output or standard output, with
+  one line on stderr and no traceback;
+* 3 ``run --target-se`` did not reach the target within ``--max-paths`` (the result and
+  the summary are still written; one line on stderr says so);
+* 130 interrupted (SIGINT, Ctrl-C); 143 terminated (SIGTERM).
+
+A closed standard output (``mcsd run | head``) is a normal end (exit 0, quiet).
 """
 
 from __future__ import annotations
@@ -11,6 +21,7 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import re
 import signal
 import sys
 from collections.abc import Callable, Iterator
@@ -21,11 +32,13 @@ from typing import Any, NoReturn
 import numpy as np
 import pandas as pd
 
+from mcsd.cli.summary import summary_frames, summary_table  # noqa: F401  (re-exported)
 from mcsd.cli.text import safe
 from mcsd.dims import REGION, YEAR
 from mcsd.engine.defaults import DEFAULT_PATHS, DEFAULT_SEED, MAX_PATHS
 
 DEFAULT_OUT = "mcsd_result.nc"
+FORMATS = ("table", "csv", "json")
 CHECK_TOLERANCE_MW = 1.0
 
 
@@ -73,60 +86,224 @@ def _probability_open(text: str) -> float:
     return _number(text, float, lambda v: 0 < v < 1, "a number in (0, 1)")
 
 
+BUILTIN = "{builtin priors}"  # replaced by the built-in priors' names when help is shown
+SE_VARIABLES = ("p_shortage", "turning_point_cdf")  # mcsd.analysis.precision's (tested)
+SE_KEYS = ("region", "time", "variables")
+PRECISION_MAX_PATHS = 4_194_304  # mcsd.analysis.precision.DEFAULT_MAX_PATHS (tested)
+_MONTH = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
+
+
+def builtin_priors_names() -> list[str]:
+    """The names of the priors shipped with mcsd (``priors/*.toml``), sorted."""
+    from mcsd.priors.loader import builtin_priors_dir
+
+    try:
+        return sorted(p.stem for p in builtin_priors_dir().glob("*.toml"))
+    except OSError:  # pragma: no cover
+        return []
+
+
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Help text as written (the epilog's layout kept); the built-in priors' names are
+    listed when the help is shown, so parsing a command line never reads the folder."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help
+        if text and BUILTIN in text:
+            text = text.replace(BUILTIN, ", ".join(builtin_priors_names()) or "none found")
+        return text
+
+
+def _se_cells(text: str) -> dict[str, Any]:
+    """``--se-cells "region=A,B;time=2025:2026;variables=p_shortage"`` as the ``se_cells``
+    mapping of ``mcsd.simulate_to_precision`` (parts separated by ``;`` or spaces)."""
+    parts = [p for p in re.split(r"[;\s]+", text.strip()) if p]
+    if not parts:
+        raise argparse.ArgumentTypeError("is empty; give e.g. 'region=yangtze;time=2025:2026'")
+    cells: dict[str, Any] = {}
+    for part in parts:
+        key, eq, value = part.partition("=")
+        if not eq or key not in SE_KEYS:
+            raise argparse.ArgumentTypeError(
+                f"{part!r} is not KEY=VALUE with KEY one of {', '.join(SE_KEYS)}"
+            )
+        if key in cells:
+            raise argparse.ArgumentTypeError(f"{key} given twice")
+        items = [v for v in value.split(",") if v]
+        if not items:
+            raise argparse.ArgumentTypeError(f"{key}= has no value")
+        if key == "variables":
+            bad = [v for v in items if v not in SE_VARIABLES]
+            if bad:
+                raise argparse.ArgumentTypeError(
+                    f"variables must be among {', '.join(SE_VARIABLES)}, got {bad[0]!r}"
+                )
+            cells[key] = tuple(items)
+        elif key == "region":
+            cells[key] = items
+        else:
+            ends = value.split(":")
+            if len(ends) > 2 or not all(_MONTH.match(e) for e in ends):
+                raise argparse.ArgumentTypeError(
+                    f"time must be YYYY[-MM] or FROM:TO (each YYYY or YYYY-MM), got {value!r}"
+                )
+            cells[key] = slice(ends[0], ends[-1])  # inclusive, as DataArray.loc takes it
+    return cells
+
+
+EXIT_CODES = """\
+exit status:
+  0  success
+  1  check --against-study: point mode differs from the study by more than 1 MW
+  2  bad input (priors, arguments, files) or an unwritable output: one line on stderr
+  3  run --target-se: the target was not reached within --max-paths (result written)
+  130/143  interrupted (Ctrl-C) / terminated (SIGTERM)"""
+
+
+def _describe(text: str) -> str:
+    """A description wrapped for the terminal (the help formatter keeps it as written)."""
+    import textwrap
+
+    return textwrap.fill(text, width=79)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from mcsd._version import __version__
+    from mcsd.cli.decide import add_whatif_arguments
+    from mcsd.cli.decide import register as register_decide
+    from mcsd.cli.export import register as register_export
     from mcsd.cli.plot import register as register_plot
+    from mcsd.cli.priors_cmd import register as register_priors
+    from mcsd.cli.report import register as register_report
 
     parser = _Parser(
         prog="mcsd",
         description="Monte Carlo uncertainty engine for compute-centre wholesale capacity.",
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"mcsd {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    priors_help = (
+        f"priors TOML file, or the name of a built-in one ({BUILTIN}) "
+        "(default: cic2025, the study's)"
+    )
 
-    run = sub.add_parser("run", help="Monte Carlo run: summary table and a netCDF result")
-    run.add_argument("priors", nargs="?", help="priors TOML (default: the study's, cic2025)")
-    run.add_argument("--paths", type=_positive_int, default=DEFAULT_PATHS, help="path count")
-    run.add_argument("--seed", type=_integer, default=DEFAULT_SEED, help="random seed")
-    run.add_argument("--out", default=DEFAULT_OUT, help=f"result file (default {DEFAULT_OUT})")
-    run.add_argument("--threads", type=_positive_int, default=None, help="worker threads")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run = sub.add_parser(
+        "run",
+        help="Monte Carlo run: summary table and a netCDF result",
+        description=_describe(
+            "Monte Carlo run of the priors: writes the result (netCDF) and prints a summary "
+            "(P(short) per region and year with Monte Carlo intervals, turning points)."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
+    )
+    run.add_argument("priors", nargs="?", help=priors_help)
+    run.add_argument(
+        "--paths",
+        type=_positive_int,
+        default=DEFAULT_PATHS,
+        metavar="N",
+        help=f"path count (default: {DEFAULT_PATHS:,})",
+    )
+    run.add_argument(
+        "--seed", type=_integer, default=DEFAULT_SEED, help=f"random seed (default: {DEFAULT_SEED})"
+    )
+    run.add_argument(
+        "--out",
+        default=DEFAULT_OUT,
+        metavar="FILE.nc",
+        help=f"result file (default: {DEFAULT_OUT})",
+    )
+    run.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="summary on stdout: table (text), csv (one row per region and year) or json; "
+        "csv and json are machine-readable, full precision (default: table)",
+    )
+    run.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="worker threads (default: NUMBA_NUM_THREADS, else the usable cores)",
+    )
+    run.add_argument("--quiet", action="store_true", help="no progress bar (default: shown)")
     # --- precision-targeted run (mcsd.precision) ---
     run.add_argument(
         "--target-se",
         type=_probability_open,
         default=None,
         metavar="X",
-        help="add paths until every P(short) and turning-point CDF cell has SE <= X "
-        "(--paths is then ignored)",
+        help="add paths until every selected P(short) and turning-point CDF cell has SE <= X "
+        "(--paths is then ignored); exit 3 if --max-paths stops it first (default: off)",
     )
     run.add_argument(
         "--max-paths",
         type=_positive_int,
         default=None,
         metavar="N",
-        help="with --target-se: stop at N paths even if not converged",
+        help="with --target-se: stop at N paths even if not converged "
+        f"(default: {PRECISION_MAX_PATHS:,})",
+    )
+    run.add_argument(
+        "--se-cells",
+        type=_se_cells,
+        default=None,
+        metavar="SPEC",
+        help="with --target-se: the cells the target applies to, e.g. "
+        "'region=yangtze,national;time=2025:2026' (parts region=, time=, variables=; "
+        "time YYYY or YYYY-MM, or FROM:TO inclusive; variables among "
+        f"{', '.join(SE_VARIABLES)}) (default: every cell of both)",
     )
     # --- end precision-targeted run ---
     # --- dask (mcsd.distributed) ---
     where = run.add_mutually_exclusive_group()
     where.add_argument(
-        "--scheduler", metavar="ADDRESS", help="run on the Dask scheduler at ADDRESS"
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on the Dask scheduler at ADDRESS (default: run locally)",
     )
     where.add_argument(
         "--workers",
         type=_positive_int,
         metavar="N",
-        help="run on a local Dask cluster of N worker processes (started for the run)",
+        help="run on a local Dask cluster of N worker processes (started for the run) "
+        "(default: run locally, on threads)",
     )
     # --- end dask ---
     run.set_defaults(func=cmd_run)
 
-    check = sub.add_parser("check", help="validate priors; point mode beside the study's table")
-    check.add_argument("priors", nargs="?", help="priors TOML (default: the study's, cic2025)")
+    check = sub.add_parser(
+        "check",
+        help="validate priors; point mode year-end stocks (beside the study's for its priors)",
+        description=_describe(
+            "Validate a priors file and print its point mode (every input at its median): "
+            "year-end stocks per region. For the study's own priors (the built-in cic2025), "
+            "or with --against-study, beside the study's table with the difference."
+        ),
+        epilog=EXIT_CODES,
+        formatter_class=_HelpFormatter,
+    )
+    check.add_argument("priors", nargs="?", help=priors_help)
+    check.add_argument(
+        "--against-study",
+        action="store_true",
+        help=f"compare with the study's table whatever the priors; exit 1 when a year-end "
+        f"stock differs by more than {CHECK_TOLERANCE_MW:g} MW (default: compare only the "
+        "built-in cic2025, never exit 1)",
+    )
     check.set_defaults(func=cmd_check)
+    add_whatif_arguments(run)
+    add_whatif_arguments(check)
 
     register_plot(sub)
+    register_decide(sub)  # compare, sensitivity
+    register_export(sub)
+    register_report(sub)
+    register_priors(sub)  # priors show, priors solve
     return parser
 
 
@@ -137,12 +314,37 @@ def _year_end(ds, var: str) -> pd.DataFrame:
     return frame
 
 
+def is_study_priors(priors) -> bool:
+    """The study's own priors: named cic2025 and the built-in file (not a copy or an edit
+    elsewhere that kept the name)."""
+    from mcsd.priors.loader import builtin_priors_dir
+
+    if priors.name != "cic2025" or not priors.source_path:
+        return False
+    try:
+        return Path(priors.source_path).samefile(builtin_priors_dir() / "cic2025.toml")
+    except OSError:
+        return False
+
+
+def _mw(v: float) -> str:
+    return "-" if not np.isfinite(v) else f"{v:.1f}".replace("-0.0", "0.0")
+
+
+def _pct(v: float) -> str:
+    return "-" if not np.isfinite(v) else f"{v:.1f}"
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from mcsd.api import simulate
-    from mcsd.priors.loader import load_priors
+    from mcsd.cli.decide import priors_from_args
+    from mcsd.cli.summary import render_blocks
+    from mcsd.progress import compile_notice
     from mcsd.study import study_table
 
-    priors = load_priors(args.priors)
+    priors = priors_from_args(args)
+    compare = args.against_study or is_study_priors(priors)
+    compile_notice()
     ds = simulate(priors, point=True)
     demand = _year_end(ds.sel(quantile=0.5), "demand")
     supply = _year_end(ds.sel(quantile=0.5), "supply")
@@ -165,20 +367,40 @@ def cmd_check(args: argparse.Namespace) -> int:
                     "study_supply_mw": s_sup,
                     "diff_supply_mw": s - s_sup,
                     "occupancy_pct": 100 * d / s if s > 0 else np.nan,
-                    "study_occupancy_pct": 100 * s_dem / s_sup,
+                    "study_occupancy_pct": 100 * s_dem / s_sup if s_sup > 0 else np.nan,
                 }
             )
-    table = pd.DataFrame(rows).set_index(["region", "year"])
-    table.index = table.index.set_levels(
-        [safe(r) for r in table.index.levels[0]], level=0, verify_integrity=False
-    )
+    table = pd.DataFrame(rows)
     print(f"priors {safe(priors.name)} ({safe(priors.source_path)}): valid")
+    index = [safe(r) for r in table[REGION]]
+    cols: list[tuple[str, list[str]]] = [("year", [str(y) for y in table[YEAR]])]
+    if not compare:
+        print("point mode (every input at its median), year-end stocks (MW):")
+        cols += [
+            ("demand", [_mw(v) for v in table.demand_mw]),
+            ("supply", [_mw(v) for v in table.supply_mw]),
+            ("occupancy %", [_pct(v) for v in table.occupancy_pct]),
+        ]
+        for line in render_blocks(REGION, index, cols):
+            print(line)
+        print("not compared with the study's table (not the study's priors; --against-study)")
+        return 0
     print("point mode (every input at its median), year-end stocks beside the study's (MW):")
-    with pd.option_context("display.width", 160, "display.max_columns", 20):
-        print(table.round(1).to_string())
-    compared = table.dropna(subset=["study_demand_mw"])
+    for what in ("demand", "supply"):
+        cols += [
+            (what, [_mw(v) for v in table[f"{what}_mw"]]),
+            ("study", [_mw(v) for v in table[f"study_{what}_mw"]]),
+            ("diff", [_mw(v) for v in table[f"diff_{what}_mw"]]),
+        ]
+    cols += [
+        ("occ. %", [_pct(v) for v in table.occupancy_pct]),
+        ("study %", [_pct(v) for v in table.study_occupancy_pct]),
+    ]
+    for line in render_blocks(REGION, index, cols):
+        print(line)
+    compared = table.dropna(subset=["study_demand_mw", "study_supply_mw"])
     if compared.empty:
-        print("no region of these priors is in the study's table: nothing to compare")
+        print("no region and year of these priors is in the study's table: nothing to compare")
         return 0
     worst = float(
         np.max(np.abs(compared[["diff_demand_mw", "diff_supply_mw"]].to_numpy(dtype=float)))
@@ -186,31 +408,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     ok = worst <= CHECK_TOLERANCE_MW
     verdict = "within" if ok else "NOT within"
     print(f"largest difference {worst:.3f} MW: {verdict} {CHECK_TOLERANCE_MW:g} MW of the study")
-    return 0 if ok else 1
-
-
-def summary_table(ds) -> pd.DataFrame:
-    """Per region: P(shortage) and P(turning point by) each year end, median turning month,
-    P(no turning point by the horizon)."""
-    p_short = _year_end(ds, "p_shortage")
-    cdf = _year_end(ds, "turning_point_cdf")
-    out = pd.DataFrame(index=p_short.index)
-    for year in p_short.columns:
-        out[f"P(short) {year}"] = p_short[year]
-    for year in cdf.columns:
-        out[f"P(turn by) {year}"] = cdf[year]
-    median = []
-    for region in ds.region.values:
-        c = ds.turning_point_cdf.sel(region=region)
-        hit = np.nonzero(c.values >= 0.5)[0]
-        median.append(
-            pd.Timestamp(ds.time.values[hit[0]]).strftime("%Y-%m") if hit.size else "none"
-        )
-    out["median turn"] = median
-    out["P(no turn)"] = ds.p_no_turning_point.to_pandas()
-    out.index = [safe(r) for r in out.index]  # region ids are user-supplied: no escapes
-    out.index.name = REGION
-    return out
+    return 0 if ok or not args.against_study else 1
 
 
 def _check_output(out: str, priors=None) -> Path:
@@ -253,19 +451,47 @@ def _dask_client(args: argparse.Namespace) -> Iterator[object]:
             cluster.close()
 
 
+def _checked_se_cells(priors, cells: dict[str, Any] | None) -> dict[str, Any] | None:
+    """``--se-cells`` checked against the priors (regions, horizon): UsageError if not."""
+    if cells is None:
+        return None
+    from mcsd.analysis.precision import cell_mask
+    from mcsd.results.dataset import region_names
+
+    names = list(region_names(priors))
+    unknown = [r for r in cells.get("region", []) if r not in names]
+    if unknown:
+        raise UsageError(
+            f"mcsd run: error: argument --se-cells: unknown region {safe(unknown[0])!r} "
+            f"(regions: {', '.join(safe(n) for n in names)})"
+        )
+    try:
+        cell_mask(priors, cells)
+    except ValueError as err:
+        raise UsageError(f"mcsd run: error: argument --se-cells: {safe(err)}") from None
+    return cells
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from mcsd.api import simulate
+    from mcsd.cli.decide import priors_from_args
     from mcsd.cli.outputs import write_error
-    from mcsd.priors.loader import load_priors
+    from mcsd.cli.summary import summary_csv, summary_json, summary_text
+    from mcsd.progress import compile_notice
     from mcsd.results.io import write_netcdf
 
     out = _check_output(args.out)  # folder, name, target kind: before loading anything
-    priors = load_priors(args.priors)
-    out = _check_output(args.out, priors)  # and not one of the priors' files
     if args.target_se is None and args.max_paths is not None:
         raise UsageError("mcsd run: error: --max-paths needs --target-se")
+    if args.target_se is None and args.se_cells is not None:
+        raise UsageError("mcsd run: error: --se-cells needs --target-se")
     if args.target_se is not None and (args.scheduler or args.workers):
         raise UsageError("mcsd run: error: --target-se runs locally (no --scheduler/--workers)")
+    priors = priors_from_args(args)
+    out = _check_output(args.out, priors)  # and not one of the priors' files
+    se_cells = _checked_se_cells(priors, args.se_cells)
+    if not args.quiet:
+        compile_notice()  # before the first kernel call, when the numba cache is cold
     if args.target_se is not None:  # --- precision-targeted run (mcsd.precision) ---
         ds = simulate(
             priors,
@@ -274,6 +500,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
             target_se=args.target_se,
             max_paths=args.max_paths,
+            se_cells=se_cells,
         )
         args.paths = int(ds.attrs["paths_used"])
     else:
@@ -292,23 +519,34 @@ def cmd_run(args: argparse.Namespace) -> int:
         write_netcdf(ds, out)
     except OSError as err:
         raise UsageError(f"mcsd run: error: {write_error(out, err)}") from None
-    table = summary_table(ds)
-    print(
-        f"mcsd run: priors {safe(priors.name)}, {args.paths:,} paths, seed {args.seed}, "
-        f"threshold {priors.threshold:g}"
-    )
-    with pd.option_context("display.width", 200, "display.max_columns", 30):
-        print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    se = float(ds.p_shortage_se.max())
-    print(f"largest Monte Carlo standard error of a P(short) cell: {se:.4f}")
-    if args.target_se is not None:
-        state = "reached" if ds.attrs["converged"] else "NOT reached (--max-paths hit)"
-        print(
-            f"target SE {args.target_se:g} {state} with {args.paths:,} paths"
-            + ("" if ds.attrs["converged"] else f"; {ds.attrs['n_non_converged_cells']} cells")
+    missed = args.target_se is not None and not ds.attrs["converged"]
+    if args.format == "csv":
+        sys.stdout.write(summary_csv(ds))
+    elif args.format == "json":
+        sys.stdout.write(summary_json(ds) + "\n")
+    else:
+        title = (
+            f"mcsd run: priors {safe(priors.name)}, {args.paths:,} paths, seed {args.seed}, "
+            f"threshold {priors.threshold:g}"
         )
-    print(f"wrote {safe(out)}")
-    return 0
+        for line in summary_text(ds, title):
+            print(line)
+        if args.target_se is not None:
+            state = "reached" if not missed else "NOT reached (--max-paths hit)"
+            print(f"target SE {args.target_se:g} {state} with {args.paths:,} paths")
+    if missed:
+        listed = str(ds.attrs.get("non_converged_cells", "")).split("; ")[0]
+        example = f" (e.g. {safe(listed)})" if listed else ""
+        _stderr_line(
+            f"mcsd run: target SE {args.target_se:g} not reached within {args.paths:,} paths: "
+            f"{ds.attrs['n_non_converged_cells']} cell(s) above it{example}; "
+            f"the result of {args.paths:,} paths is in {out}"
+        )
+    if args.format == "table":
+        print(f"wrote {safe(out)}")
+    else:
+        _stderr_line(f"wrote {out}")
+    return 3 if missed else 0
 
 
 def _on_sigterm(signum, frame) -> None:

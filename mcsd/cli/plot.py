@@ -4,7 +4,9 @@
 
 Wire it into the main parser with ``register(subparsers)``; the subparser's default
 ``func`` is :func:`run_plot`, which returns the exit status (0, or 2 on bad input, after
-one ``mcsd plot: error: ...`` line on stderr).
+one ``mcsd plot: error: ...`` line on stderr). Every figure file is written atomically
+(``mcsd.plot.save_figure``): an error, Ctrl-C or SIGTERM while drawing leaves any earlier
+file intact and no temporary file behind.
 """
 
 from __future__ import annotations
@@ -102,11 +104,12 @@ def run_plot(args: argparse.Namespace) -> int:
 
     out = Path(args.out) if args.out is not None else result.with_suffix("")
     formats = tuple(dict.fromkeys(args.formats or ("png",)))
-    # The same output rules as mcsd run (no folder is created; no input is overwritten),
-    # checked for every file before any figure is drawn.
+    # The same output rules as mcsd run (no folder is created; no input is overwritten;
+    # written through a temporary file and renamed), checked for every file before any
+    # figure is drawn.
     try:
         for path in output_paths(out, args.kind, formats):
-            check_output(path, [result], atomic=False)
+            check_output(path, [result], atomic=True)
     except OutputError as err:
         return _error(str(err))
     try:

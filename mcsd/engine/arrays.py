@@ -155,7 +155,7 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
 
     base_flags = np.zeros(R + 1, dtype=np.bool_)
     # held at the cap counts as short whenever threshold <= max_occupancy, however
-    # (m s) / s rounds (the kernels' rule, ``fold.mark_full``); national: every region held
+    # (m s) / s rounds (the kernels' rule, ``fold.fold_occupancy``); national: every region held
     cap_short = priors.threshold <= priors.max_occupancy
     at_cap = (s0 > 0) & (d0 >= priors.max_occupancy * s0)
     for i in range(R + 1):

@@ -17,9 +17,11 @@ empty folder or an mcsd store (marked ``mcsd_store = 1`` in its group attrs); an
 refused, never emptied. The default temporary store is removed when the result is closed
 (``ds.close()``), when nothing references its per-path data any more, or at interpreter exit.
 
-Before any task is submitted every worker must run the client's mcsd version with the same
-kernel sources (``identity``: version and a sha256 over the kernel, array-builder and
-accumulator source files); each task checks it again (workers that join later).
+Before any task is submitted every worker must match the client in everything that makes the
+numbers (``identity``: the mcsd version, a sha256 over the kernel, array-builder and
+accumulator source files, the numba, llvmlite, numpy and scipy versions, and the CPU target
+and features the kernels are compiled for); each task checks it again (workers that join
+later). A mismatch is refused with one line naming each worker and what differs.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import errno
 import functools
 import hashlib
 import logging
@@ -34,6 +37,7 @@ import math
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import threading
 import uuid
@@ -67,13 +71,24 @@ class PathStoreError(ValueError):
 
 
 class WorkerMismatchError(RuntimeError):
-    """Raised inside a task on a worker whose mcsd version or kernel digest differs."""
+    """Raised inside a task on a worker whose ``identity()`` differs from the client's."""
 
 
-# ---- worker identity: mcsd version and a digest of the number-making sources ----------------
+# ---- worker identity: what makes the numbers -----------------------------------------------
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
 _DIGEST_FILES = ("engine/arrays.py", "results/accumulators.py")
+#: The libraries whose version can change a number: the JIT compiler and its LLVM, the
+#: array library, and scipy's special functions that the kernels call.
+NUMBER_LIBRARIES = ("numba", "llvmlite", "numpy", "scipy")
+#: The fields of ``identity()``, in the order ``run_task``'s ``expected`` tuple holds them.
+IDENTITY_FIELDS = ("version", "digest", *NUMBER_LIBRARIES, "cpu", "cpu_features")
+_FIELD_NAMES = {
+    "version": "mcsd version",
+    "digest": "mcsd kernel sources",
+    "cpu": "CPU target",
+    "cpu_features": "CPU features",
+}
 
 
 def kernel_digest() -> str:
@@ -88,18 +103,57 @@ def kernel_digest() -> str:
     return h.hexdigest()
 
 
+def library_versions() -> dict[str, str]:
+    """``__version__`` of each of ``NUMBER_LIBRARIES`` as imported here ("missing" if not
+    importable)."""
+    import importlib
+
+    out = {}
+    for name in NUMBER_LIBRARIES:
+        try:
+            out[name] = str(importlib.import_module(name).__version__)
+        except Exception:  # noqa: BLE001 - reported as a difference, never a crash
+            out[name] = "missing"
+    return out
+
+
+def kernel_target() -> dict[str, str]:
+    """What numba compiles the kernels for: ``cpu`` (LLVM target triple and CPU name) and
+    ``cpu_features`` (LLVM's feature string, e.g. ``+avx2,-avx512f,...``), as numba's own
+    cache key has them (``mcsd.kernels.jit`` is imported first: it chooses the features
+    before numba reads its configuration)."""
+    import mcsd.kernels.jit  # noqa: F401 - the CPU-feature choice, before numba's config
+
+    try:
+        from numba.core.registry import cpu_target
+
+        triple, name, features = cpu_target.target_context.codegen().magic_tuple()
+    except Exception:  # noqa: BLE001 - numba moved its internals: the same, from config
+        import llvmlite.binding as ll
+        from numba.core import config
+        from numba.core.codegen import get_host_cpu_features
+
+        triple = ll.get_process_triple()
+        name = config.CPU_NAME or ll.get_host_cpu_name()
+        features = config.CPU_FEATURES or get_host_cpu_features()
+    return {"cpu": f"{triple} {name}", "cpu_features": str(features)}
+
+
 @functools.lru_cache(maxsize=1)
-def _cached_identity() -> tuple[str, str]:
+def _cached_identity() -> tuple[str, ...]:
     from mcsd._version import __version__
 
-    return __version__, kernel_digest()
+    ident = {"version": __version__, "digest": kernel_digest()}
+    ident.update(library_versions())
+    ident.update(kernel_target())
+    return tuple(ident[k] for k in IDENTITY_FIELDS)
 
 
 def identity() -> dict[str, str]:
-    """This process's mcsd version and kernel digest (read once per process, near the time
-    its kernels were loaded)."""
-    version, digest = _cached_identity()
-    return {"version": version, "digest": digest}
+    """What makes this process's numbers, read once per process: the mcsd ``version``, the
+    ``digest`` of its kernel sources, the versions of numba, llvmlite, numpy and scipy, and
+    the ``cpu`` and ``cpu_features`` the kernels are compiled for (imports numba)."""
+    return dict(zip(IDENTITY_FIELDS, _cached_identity(), strict=True))
 
 
 def worker_identity() -> dict[str, str]:
@@ -107,13 +161,49 @@ def worker_identity() -> dict[str, str]:
     return identity()
 
 
-def _describe(ident: dict[str, str]) -> str:
-    return f"mcsd {ident.get('version')!s:.40} kernels {ident.get('digest')!s:.12}"
+def _show(field: str, value: object) -> str:
+    text = str(value)
+    if field == "digest":
+        return text[:12]
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _feature_difference(ours: str, theirs: str) -> str:
+    """The flags of two LLVM feature strings that differ, e.g. "+avx512f on the client,
+    -avx512f on the worker"; at most six of each side shown."""
+    a = {f for f in ours.split(",") if f}
+    b = {f for f in theirs.split(",") if f}
+    only_a, only_b = sorted(a - b), sorted(b - a)
+
+    def few(flags: list[str]) -> str:
+        shown = ",".join(flags[:6]) or "none"
+        return shown + (f" and {len(flags) - 6} more" if len(flags) > 6 else "")
+
+    return f"{few(only_a)} on the client, {few(only_b)} on the worker"
+
+
+def differences(ours: dict[str, str], theirs: object) -> list[str]:
+    """What differs between the client's identity ``ours`` and a worker's ``theirs``, one
+    phrase per field ("numba: client 0.60.0, worker 0.59.1"); empty when they agree."""
+    if not isinstance(theirs, dict):
+        return [f"no mcsd identity (got {type(theirs).__name__})"]
+    out = []
+    for field in IDENTITY_FIELDS:
+        a, b = ours.get(field), theirs.get(field)
+        if a == b:
+            continue
+        name = _FIELD_NAMES.get(field, field)
+        if field == "cpu_features" and isinstance(a, str) and isinstance(b, str):
+            out.append(f"{name}: {_feature_difference(a, b)}")
+        else:
+            out.append(f"{name}: client {_show(field, a)}, worker {_show(field, b)}")
+    return out
 
 
 def check_workers(client: Any) -> dict[str, str]:
     """The client's ``identity()``; ``DistributedError`` naming every worker whose mcsd
-    version or kernel digest differs (or which cannot run mcsd at all)."""
+    version, kernel sources, number libraries or CPU target differ from the client's (or
+    which cannot run mcsd at all), and what differs."""
     mine = identity()
     try:
         theirs = client.run(worker_identity, on_error="return")
@@ -125,18 +215,19 @@ def check_workers(client: Any) -> dict[str, str]:
     for address, ident in sorted(theirs.items()):
         if isinstance(ident, BaseException):
             bad.append(f"{address} cannot run mcsd ({type(ident).__name__}: {ident!s:.80})")
-        elif not isinstance(ident, dict) or ident != mine:
-            got = _describe(ident) if isinstance(ident, dict) else repr(ident)[:40]
-            bad.append(f"{address} runs {got}")
+        elif diff := differences(mine, ident):
+            bad.append(f"{address}: {', '.join(diff)}")
     if bad:
         raise DistributedError(
-            f"Dask worker(s) differ from the client ({_describe(mine)}), which would change "
-            f"the numbers: {'; '.join(bad)}"
+            "Dask worker(s) differ from the client, which would change the numbers: "
+            + "; ".join(" ".join(b.split()) for b in bad)
         )
     return mine
 
 
-def _check_in_task(expected: tuple[str, str] | None) -> None:
+def _check_in_task(expected: tuple[str, ...] | None) -> None:
+    """``WorkerMismatchError`` unless this worker's identity is ``expected`` (the client's
+    identity values in ``IDENTITY_FIELDS`` order)."""
     if expected is None or _cached_identity() == tuple(expected):
         return
     try:
@@ -145,10 +236,12 @@ def _check_in_task(expected: tuple[str, str] | None) -> None:
         where = get_worker().address
     except Exception:  # noqa: BLE001 - not on a worker
         where = "this process"
-    v, d = _cached_identity()
+    theirs = dict(zip(IDENTITY_FIELDS, expected, strict=False))
+    # the phrases speak of the client (expected) and the worker (this process)
+    diff = differences(theirs, identity()) or ["an identity of another shape"]
     raise WorkerMismatchError(
-        f"Dask worker {where} runs mcsd {v} kernels {d[:12]}, the client mcsd "
-        f"{expected[0]} kernels {expected[1][:12]}"
+        f"Dask worker {where} differs from the client, which would change the numbers: "
+        + ", ".join(diff)
     )
 
 
@@ -173,11 +266,68 @@ def _require_zarr() -> Any:
     return zarr
 
 
+class _Refused(Exception):
+    """The first connection attempt was refused or found no route: retrying cannot help."""
+
+
+# errnos after which nothing listens at the address (Dask would retry until the timeout)
+_FATAL_ERRNOS = frozenset(
+    getattr(errno, n) for n in ("ECONNREFUSED", "EHOSTUNREACH", "ENETUNREACH") if hasattr(errno, n)
+)
+
+
+def _refusal(exc: BaseException) -> str | None:
+    """The OS reason (e.g. "Connection refused") if ``exc`` or its causes is a refused or
+    unroutable connection or an unknown host name, else None."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, socket.gaierror) and exc.errno in (socket.EAI_NONAME,):
+            return f"unknown host: {exc.strerror}"
+        if isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS:
+            return exc.strerror or os.strerror(exc.errno)
+        exc = exc.__cause__ or exc.__context__
+        seen += 1
+    return None
+
+
+async def _connect_fast(address: str, timeout: float) -> Any:
+    """A handshaken Dask comm to ``address``. Dask's ``connect`` retries a refused
+    connection until its timeout; here a first attempt that is refused (nothing listens
+    there), finds no route or names an unknown host raises ``_Refused`` at once, and any
+    other failure falls back to Dask's retrying ``connect`` for the rest of ``timeout``."""
+    from distributed.comm import connect as comm_connect
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address
+
+    loop = asyncio.get_running_loop()
+    start = loop.time()
+    scheme, loc = parse_address(address)
+    connector = registry.get_backend(scheme).get_connector()  # ValueError: unknown scheme
+    try:
+        comm = await asyncio.wait_for(connector.connect(loc, deserialize=True), timeout)
+    except Exception as exc:  # noqa: BLE001 - sorted below
+        why = _refusal(exc)
+        if why is not None:
+            raise _Refused(why) from None
+        left = timeout - (loop.time() - start)
+        return await comm_connect(address, timeout=max(left, 0.1))
+    # the client half of Dask's handshake (as distributed.comm.connect does it)
+    local_info = comm.handshake_info()
+    await comm.write(local_info)
+    handshake = await comm.read()
+    comm.remote_info = handshake
+    comm.remote_info["address"] = comm.peer_address
+    comm.local_info = local_info
+    comm.local_info["address"] = comm.local_address
+    comm.handshake_options = comm.handshake_configuration(comm.local_info, comm.remote_info)
+    return comm
+
+
 def _probe(address: str, timeout: float) -> None:
     """Ask ``address`` for its identity over Dask's protocol, all within ``timeout`` seconds
     (a hard bound: a server that accepts and then says nothing or garbage cannot stall it).
-    ``DistributedError`` unless a Dask scheduler answers."""
-    from distributed.comm import connect as comm_connect
+    ``DistributedError`` unless a Dask scheduler answers; at once when the connection is
+    refused (``_connect_fast``)."""
     from distributed.comm.addressing import parse_address
 
     try:
@@ -188,7 +338,7 @@ def _probe(address: str, timeout: float) -> None:
         ) from None
 
     async def ask() -> Any:
-        comm = await comm_connect(address, timeout=timeout)
+        comm = await _connect_fast(address, timeout)
         try:
             await comm.write({"op": "identity", "reply": True, "n_workers": 0})
             return await comm.read()
@@ -213,6 +363,8 @@ def _probe(address: str, timeout: float) -> None:
     if isinstance(reply, dict) and reply.get("type") == "Scheduler":
         return
     err = out.get("error")
+    if isinstance(err, _Refused):
+        raise DistributedError(f"cannot reach the Dask scheduler at {address!r} ({err})")
     if isinstance(err, ValueError):
         raise DistributedError(f"not a Dask scheduler address: {address!r} ({err!s:.100})")
     why = "no answer" if thread.is_alive() or err is None else type(err).__name__
@@ -377,12 +529,13 @@ def run_task(
     n: int,
     store: str | None = None,
     chunk: int = 0,
-    expected: tuple[str, str] | None = None,
+    expected: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     """One task: the accumulators of paths path0 .. path0+n-1 (packed), by the engine's one
     executor on one thread; with ``store``, its per-chunk hook also writes the paths' values
-    to that zarr store, ``chunk`` paths at a time. With ``expected`` (the client's mcsd
-    version and kernel digest) a worker that differs raises ``WorkerMismatchError``."""
+    to that zarr store, ``chunk`` paths at a time. With ``expected`` (the client's
+    ``identity()`` values, in ``IDENTITY_FIELDS`` order) a worker that differs raises
+    ``WorkerMismatchError``."""
     _check_in_task(expected)
     if store is None:
         return pack(run_paths(run, n, 1, first_path=path0, chunk=CHUNK_PATHS))
@@ -621,7 +774,8 @@ def _run_distributed(
     keep_chunk = 0
     if keep_store is not None:
         store = check_path_store(keep_store)
-    expected = tuple(check_workers(client).values())
+    mine = check_workers(client)
+    expected = tuple(mine[k] for k in IDENTITY_FIELDS)
     if store is not None:
         keep_chunk = KEEP_CHUNK_PATHS if batch % KEEP_CHUNK_PATHS == 0 else batch
         create_path_store(run, n_paths, store, keep_chunk)

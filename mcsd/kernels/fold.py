@@ -141,24 +141,44 @@ def fold_occupancy(
     tm,
     kbuf,
     xbuf,
-    full=None,
+    full,
+    max_occupancy,
+    has_spillover,
     can_turn=True,
 ):
-    """Fold month t's occupancy (served / supply from work: (7, R1, block)) into the
+    """Fold month t's occupancy (served / supply from work: (8, R1, block)) into the
     shortage counts, fixed-point sums, pending histogram (occ_pend: (R1 x T, bins)),
     min/max and the turning-point state run, tm (R1, block), in one pass over the block
     per region. xbuf (block,): scratch for the occupancies.
 
-    A cell is short when its occupancy is >= threshold or, given ``full`` (R1, block) from
-    ``mark_full``, when it is held at the cap: served / supply can round below
-    max_occupancy, so a threshold equal to it would otherwise miss capped cells.
+    A cell held at the cap has occupancy exactly max_occupancy: served / supply can round
+    a hair below it, which would put the cell one histogram bin low and, with a threshold
+    equal to the cap, out of shortage. A region is at the cap when served >= max_occupancy
+    x supply (the product ``serve_month`` caps with) or when spillover filled its room
+    (demand was offered, accept < 1), and its supply is > 0 (with no supply the occupancy
+    rule, 1 if anything is requested, decides); the national row is at the cap when every
+    region is (a region with no supply serves 0 = its cap). full (R1, block) int64 receives
+    these flags (row R counts the regions at the cap until the national row is folded).
     A path's turning month is set only in months where ``can_turn`` (every month under the
     first-month rule, Decembers under the year-end rule)."""
     top = occ_pend.shape[1] - 1
     f_top = float(top)
     T = occ_touch.shape[1]
     t_turn = t - sustain + 2
-    for r in range(occ_touch.shape[0]):
+    R = occ_touch.shape[0] - 1
+    for r in range(R + 1):
+        if r < R:
+            for i in range(nb):
+                s = work[ROW_SUPPLY, r, i]
+                at = np.int64(work[ROW_SERVED, r, i] >= max_occupancy * s)
+                if has_spillover:
+                    at |= np.int64((work[ROW_INFLOW, r, i] > 0.0) & (work[ROW_ACCEPT, r, i] < 1.0))
+                full[R, i] = at if r == 0 else full[R, i] + at
+                full[r, i] = at & np.int64(s > 0.0)
+        else:
+            for i in range(nb):
+                every = np.int64(full[R, i] == R) if R > 0 else np.int64(0)
+                full[R, i] = every & np.int64(work[ROW_SUPPLY, R, i] > 0.0)
         n_short = 0
         fsum = 0
         key_lo = _SIGN_OFF
@@ -166,12 +186,10 @@ def fold_occupancy(
         n_near = 0
         for i in range(nb):
             x = occupancy(work[ROW_SERVED, r, i], work[ROW_SUPPLY, r, i], work[ROW_REQUESTED, r, i])
+            x = max_occupancy if full[r, i] != 0 else x
             xbuf[i] = x
             fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
-            if full is None:
-                short = np.int64(x >= threshold)
-            else:
-                short = np.int64(x >= threshold) | full[r, i]
+            short = np.int64(x >= threshold)
             n_short += short
             rn = (run[r, i] + 1) * short
             run[r, i] = rn
@@ -221,33 +239,6 @@ def fold_occupancy(
         _count_bins(occ_pend, r * T + t, kbuf, nb, k_lo, k_hi)
         occ_touch[r, t, 0] = min(occ_touch[r, t, 0], k_lo)
         occ_touch[r, t, 1] = max(occ_touch[r, t, 1], k_hi)
-
-
-@jit
-def mark_full(work, nb, max_occupancy, threshold, has_spillover, full):
-    """full (R1, block) int64: 1 where a cell is held at the cap and so short at any
-    threshold <= max_occupancy (all 0 for a higher threshold), else 0.
-
-    A region is at the cap when served >= max_occupancy x supply (the same product
-    ``serve_month`` caps with, so a capped cell compares equal) or when spillover filled
-    its room (demand was offered, accept < 1); it counts when its supply is > 0 (with no
-    supply the occupancy rule, 1 if anything is requested, decides). The national row is
-    at the cap when every region is (a region with no supply serves 0 = its cap).
-    """
-    R = work.shape[1] - 1
-    ok = np.int64(threshold <= max_occupancy)
-    for i in range(nb):
-        full[R, i] = 0
-    for r in range(R):
-        for i in range(nb):
-            s = work[ROW_SUPPLY, r, i]
-            at = np.int64(work[ROW_SERVED, r, i] >= max_occupancy * s)
-            if has_spillover:
-                at |= np.int64((work[ROW_INFLOW, r, i] > 0.0) & (work[ROW_ACCEPT, r, i] < 1.0))
-            full[R, i] += at
-            full[r, i] = at & np.int64(s > 0.0) & ok
-    for i in range(nb):
-        full[R, i] = np.int64(full[R, i] == R) & np.int64(work[ROW_SUPPLY, R, i] > 0.0) & ok
 
 
 @jit

@@ -34,7 +34,7 @@ N_VARS = 5
 N_MW_VARS = 4  # MW histogram rows: demand, supply, unmet, deferred (VAR_* - 1)
 # Rows of the per-block stock buffer ``work`` (8, R + 1, block); row R is the national sum.
 # Rows 0-3 and 7 are the month's stocks; 4-6 are ``serve_month``'s scratch, of which 5 and 6
-# keep its spillover inflow and acceptance for ``fold.mark_full``.
+# keep its spillover inflow and acceptance for ``fold.fold_occupancy`` (the cap flags).
 ROW_SUPPLY, ROW_REQUESTED, ROW_SERVED, ROW_UNMET = 0, 1, 2, 3
 ROW_ROOM, ROW_INFLOW, ROW_ACCEPT, ROW_DEFERRED = 4, 5, 6, 7
 N_WORK_ROWS = 8

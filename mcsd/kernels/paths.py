@@ -14,7 +14,6 @@ from mcsd.kernels.fold import (
     fold_mw,
     fold_occupancy,
     fold_short_months,
-    mark_full,
 )
 from mcsd.kernels.jit import jit
 from mcsd.kernels.layout import (
@@ -104,7 +103,7 @@ def simulate_paths(
     run = np.empty((R1, block), dtype=np.int64)
     tm = np.empty((R1, block), dtype=np.int64)
     kbuf = np.empty(block, dtype=np.uint32)  # bins: unsigned indices need no wraparound
-    full = np.empty((R1, block), dtype=np.int64)  # cells held at the cap (mark_full)
+    full = np.empty((R1, block), dtype=np.int64)  # cells held at the cap (fold_occupancy)
     pending = pend.paths[0]
     for b0 in range(0, n, block):
         nb = min(block, n - b0)
@@ -152,7 +151,6 @@ def simulate_paths(
                 work,
             )
             national(work, nb)
-            mark_full(work, nb, m.max_occupancy, m.threshold, m.has_spillover, full)
             fold_occupancy(
                 work,
                 t,
@@ -170,6 +168,8 @@ def simulate_paths(
                 kbuf,
                 xbuf,
                 full,
+                m.max_occupancy,
+                m.has_spillover,
                 (not year_end) or m.month_of_year[t] == MONTH_DECEMBER,
             )
             fold_short_months(run, t, nb, m.month_year, year_short, counts.short_months)
@@ -192,7 +192,9 @@ def simulate_paths(
                         s = work[ROW_SUPPLY, r, i]
                         d = work[ROW_SERVED, r, i]
                         q = work[ROW_REQUESTED, r, i]
-                        kept_vals[b0 + i, VAR_OCCUPANCY, r, t] = occupancy(d, s, q)
+                        x = occupancy(d, s, q)
+                        x = m.max_occupancy if full[r, i] != 0 else x
+                        kept_vals[b0 + i, VAR_OCCUPANCY, r, t] = x
                         kept_vals[b0 + i, VAR_DEMAND, r, t] = d
                         kept_vals[b0 + i, VAR_SUPPLY, r, t] = s
                         kept_vals[b0 + i, VAR_UNMET, r, t] = work[ROW_UNMET, r, i]

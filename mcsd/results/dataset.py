@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from mcsd.dims import LEVEL, NATIONAL, PATH, QUANTILE, REGION, TIME, YEAR
+from mcsd.dims import LEVEL, NATIONAL, PATH, QUANTILE, REGION, REGION_NAME, TIME, YEAR
 from mcsd.priors.model import Priors
-from mcsd.results.io import RESULT_FORMAT, RESULT_FORMAT_VERSION
+from mcsd.results.io import format_attrs
 from mcsd.results.variables import PATH_VARS, RESULT_VARIABLES, VARIABLES, Finals
 
 _COORD_NAMES = {
@@ -25,7 +25,22 @@ _COORD_NAMES = {
 
 
 def region_names(priors: Priors) -> list[str]:
+    """The region coordinate: the priors' region ids, then ``national``."""
     return [*priors.region_ids, NATIONAL]
+
+
+def region_display_names(priors: Priors) -> list[str]:
+    """The ``region_name`` coordinate: each region's ``name`` from the priors (its id when
+    it has none), then "national"."""
+    return [*(r.name or r.id for r in priors.regions), NATIONAL]
+
+
+def with_region_names(ds: xr.Dataset, priors: Priors) -> xr.Dataset:
+    """``ds`` with the ``region_name`` coordinate on its region dimension."""
+    names = np.array(region_display_names(priors), dtype=object)
+    ds = ds.assign_coords({REGION_NAME: _variable((REGION,), names)})
+    ds[REGION_NAME].attrs["long_name"] = "region display name (from the priors)"
+    return ds
 
 
 def _variable(dims: tuple[str, ...], data: np.ndarray) -> xr.Variable:
@@ -63,11 +78,10 @@ def build_dataset(
             ds[v.name].attrs["max_quantile_error"] = v.quantile_error(finals.spec)
     if kept is not None:
         ds = with_paths(ds, *kept)
+    ds = with_region_names(ds, priors)
     for dim, text in _COORD_NAMES.items():
         ds[dim].attrs["long_name"] = text
-    ds.attrs.update(
-        {"mcsd_format": RESULT_FORMAT, "mcsd_format_version": RESULT_FORMAT_VERSION, **attrs}
-    )
+    ds.attrs.update({**format_attrs("simulate"), **attrs})
     ds.attrs.setdefault("Conventions", "CF-1.8")
     return ds
 

@@ -10,6 +10,16 @@ import xarray as xr
 
 RESULT_FORMAT = "mcsd-result"
 RESULT_FORMAT_VERSION = 1
+RESULT_KINDS = ("simulate", "compare", "sensitivity")  # attr mcsd_result_kind
+
+
+def format_attrs(kind: str) -> dict[str, object]:
+    """The attrs that mark a Dataset as an mcsd result of ``kind`` (``RESULT_KINDS``)."""
+    return {
+        "mcsd_format": RESULT_FORMAT,
+        "mcsd_format_version": RESULT_FORMAT_VERSION,
+        "mcsd_result_kind": kind,
+    }
 
 
 class ResultFileError(ValueError):
@@ -95,7 +105,10 @@ def read_result(path: str | os.PathLike) -> xr.Dataset:
     for dim in ("region", "time", "year", "quantile", "level"):
         if dim in ds.dims and ds.sizes[dim] == 0:
             raise ResultFileError(f"{p}: dimension {dim!r} is empty: not a result mcsd can read")
-    for dim in ("region", "time"):
+    kind = ds.attrs.get("mcsd_result_kind", "simulate")
+    if kind not in RESULT_KINDS:
+        raise ResultFileError(f"{p}: unknown mcsd_result_kind {kind!r}")
+    for dim in ("region",) if kind == "sensitivity" else ("region", "time"):
         if dim not in ds.dims:
             raise ResultFileError(f"{p}: no {dim!r} dimension: not an mcsd result")
     if "in_shortage_at_base" in ds:

@@ -22,6 +22,11 @@ def provenance(
     """
     attrs: dict[str, object] = {"title": title}
     if isinstance(priors, Priors):
+        from mcsd.priors.changes import what_if_changes
+
+        changes = what_if_changes(priors)
+        if changes:  # a what-if: say which changes the priors' name and hash stand for
+            attrs["priors_changes"] = "; ".join(changes)
         attrs.update(
             priors_name=priors.name,
             priors_sha256=priors.sha256,

@@ -55,10 +55,10 @@ The model (see ``priors/README.md``), with the conventions fixed here:
 * Outputs: ``supply`` S, ``demand`` = served, ``unmet_demand`` = unmet,
   ``occupancy`` = served / S, and when S == 0: 1.0 if req > 0 else 0.0 (req after the
   month's moves). ``national`` sums S, served, unmet and req over regions and applies the
-  same rule.
-* Shortage: occupancy >= threshold, or held at the cap when threshold <= max_occupancy
-  (served >= cap, or spillover offered more than its room; supply > 0; national: every
-  region at its cap), since served / S can round below max_occupancy. Turning month,
+  same rule. A cell held at the cap (served >= cap, or spillover offered more than its
+  room; supply > 0; national: every region at its cap) has occupancy exactly
+  ``max_occupancy``, since served / S can round below it.
+* Shortage: occupancy >= threshold. Turning month,
   ``turning_point = "first_month"``: the first ``t`` with months ``t..t+sustain-1`` all in
   shortage and ``t + sustain - 1 <= T``; ``"year_end"`` (sustain must be 1): the first
   ``t`` in December in shortage (a partial last year without December does not count);
@@ -511,8 +511,7 @@ def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.nda
     spill = bool(np.any(f > 0))
     shape = (T, n, R + 1)
     occ, dem, sup, unm = (np.empty(shape) for _ in range(4))
-    full = np.zeros(shape, dtype=bool)  # held at the cap: short at any threshold <= it
-    cap_counts = plan.threshold <= plan.max_occupancy
+    full = np.zeros(shape, dtype=bool)  # held at the cap: occupancy max_occupancy exactly
     req_tot = np.empty((T, n))
     sup[:, :, :R] = supply
     sup[:, :, R] = supply @ np.ones(R)
@@ -544,14 +543,15 @@ def _serve(plan: _Plan, supply: np.ndarray, inc: np.ndarray) -> dict[str, np.nda
         unm[t, :, :R] = unmet
         occ[t, :, :R] = _occupancy(served, s, req)
         req_tot[t] = req @ ones
-        if cap_counts:
-            at_cap = (served >= cap) | filled  # supply 0: serves 0 = its cap
-            full[t, :, :R] = at_cap & (s > 0)
-            full[t, :, R] = at_cap.all(axis=1) & (s.sum(axis=1) > 0)
+        at_cap = (served >= cap) | filled  # supply 0: serves 0 = its cap
+        full[t, :, :R] = at_cap & (s > 0)
+        full[t, :, R] = at_cap.all(axis=1) & (s.sum(axis=1) > 0)
     dem[:, :, R] = dem[:, :, :R] @ np.ones(R)
     unm[:, :, R] = unm[:, :, :R] @ np.ones(R)
     occ[:, :, R] = _occupancy(dem[:, :, R], sup[:, :, R], req_tot)
-    shortage = (occ >= plan.threshold) | full
+    # a cell held at the cap has occupancy exactly max_occupancy ((m S) / S can round below)
+    occ[full] = plan.max_occupancy
+    shortage = occ >= plan.threshold
     return {
         "occupancy": occ,
         "demand": dem,
@@ -567,11 +567,12 @@ def _base_shortage(plan: _Plan) -> np.ndarray:
     d = np.append(plan.d0, plan.d0.sum())
     sv = np.append(served, served.sum())
     occ = _occupancy(sv, s, d)
-    # a region held at the cap is short whenever threshold <= max_occupancy (national:
-    # every region held), however (m s) / s rounds
+    # a region held at the cap has occupancy max_occupancy exactly, however (m s) / s rounds
+    # (national: every region held)
     held = (plan.s0 > 0) & (plan.d0 >= plan.max_occupancy * plan.s0)
-    held = np.append(held, held.all())
-    return (occ >= plan.threshold) | (held & (plan.threshold <= plan.max_occupancy))
+    held = np.append(held, held.all() and plan.s0.sum() > 0)
+    occ[held] = plan.max_occupancy
+    return occ >= plan.threshold
 
 
 def _turning_month_year_end(

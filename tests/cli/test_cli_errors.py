@@ -127,19 +127,35 @@ def test_seed_outside_int64(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert not out.exists()
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["run", "--paths", "abc"], ["bogus"], ["check", "--nope"]],
-)
-def test_subprocess_no_traceback(args: list[str], tmp_path: Path) -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "mcsd", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=tmp_path,
-    )
+SUBPROCESS_ARGS = [["run", "--paths", "abc"], ["bogus"], ["check", "--nope"]]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def subprocesses(tmp_path_factory: pytest.TempPathFactory) -> dict[str, subprocess.Popen]:
+    """``python -m mcsd ARGS`` for every case of ``test_subprocess_no_traceback``, started
+    together when the module's first test starts (they are independent, each in its own
+    folder), so they run while the in-process tests do."""
+    procs = {}
+    for args in SUBPROCESS_ARGS:
+        procs[" ".join(args)] = subprocess.Popen(
+            [sys.executable, "-m", "mcsd", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path_factory.mktemp("cli"),
+        )
+    yield procs
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+@pytest.mark.parametrize("args", SUBPROCESS_ARGS)
+def test_subprocess_no_traceback(args: list[str], subprocesses) -> None:
+    proc = subprocesses[" ".join(args)]
+    stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert len(proc.stderr.splitlines()) == 1, proc.stderr
-    assert proc.stdout == ""
+    assert "Traceback" not in stderr
+    assert len(stderr.splitlines()) == 1, stderr
+    assert stdout == ""

@@ -10,10 +10,13 @@ import pytest
 import mcsd
 from mcsd.cli import main
 
+TINY = Path(__file__).parents[1] / "bad_priors" / "_base" / "tiny.toml"
+
 
 @pytest.fixture(scope="module")
 def result():
-    return mcsd.simulate("cic2025", n_paths=300, seed=5, progress=False)
+    # two regions and national, two years: every dimension of a result, small figures
+    return mcsd.simulate(TINY, n_paths=300, seed=5, progress=False)
 
 
 @pytest.mark.parametrize("dim", ["region", "time", "year", "quantile", "level"])

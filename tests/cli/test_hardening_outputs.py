@@ -161,28 +161,97 @@ def test_case2_dangling_symlink_refused(priors: Path, tmp_path: Path, capsys) ->
     _one_error(err, "symbolic link to a missing file")
 
 
-# ------------------------------------------------------------- case 3: broken stdout
+# ------------------------------------------- independent mcsd processes, started together
 
 
-def test_case3_closed_stdout_is_a_normal_end(priors: Path, tmp_path: Path) -> None:
-    """``mcsd run ... | head -0``: the reader is gone before mcsd prints anything."""
-    out = tmp_path / "r.nc"
+def _work_folder(factory: pytest.TempPathFactory, name: str) -> tuple[Path, Path]:
+    folder = factory.mktemp(name)
+    priors = folder / "v.toml"
+    shutil.copyfile(TINY, priors)
+    return folder, priors
+
+
+def _limit_file_size() -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+
+def _start_closed_stdout(factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Popen]:
+    """Case 3: ``mcsd run ... | head -0``, the reader gone before mcsd prints anything."""
+    folder, priors = _work_folder(factory, "closed_stdout")
     read, write = os.pipe()
     os.close(read)  # every write to stdout now fails with EPIPE
     try:
-        proc = subprocess.run(
-            _run_argv(priors, out),
+        proc = subprocess.Popen(
+            _run_argv(priors, folder / "r.nc"),
             stdout=write,
             stderr=subprocess.PIPE,
             text=True,
-            timeout=300,
-            cwd=tmp_path,
+            cwd=folder,
         )
     finally:
         os.close(write)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""  # no traceback, no "Exception ignored"
-    assert read_result(out).sizes["region"] >= 1
+    return folder, proc
+
+
+def _start_efbig(factory: pytest.TempPathFactory) -> tuple[Path, subprocess.Popen]:
+    """Case 10: a file-size limit (``ulimit -f``) below the result's size."""
+    folder, priors = _work_folder(factory, "efbig")
+    (folder / "r.nc").write_bytes(b"old result")
+    proc = subprocess.Popen(
+        _run_argv(priors, folder / "r.nc"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=folder,
+        preexec_fn=_limit_file_size,
+    )
+    return folder, proc
+
+
+@pytest.fixture(scope="module", autouse=True)
+def background(tmp_path_factory: pytest.TempPathFactory):
+    """The non-interactive ``mcsd run`` processes of cases 3 and 10, run in the background
+    (each in its own folder, so they are independent) while the module's other tests run;
+    a test waits for its own with ``finish(name)``, which returns (folder, returncode,
+    stdout, stderr). Case 3 starts with the module's first test; case 10 once case 3 has
+    ended: a process that finds numba's cache stale compiles and caches the kernels, which
+    under case 10's 40 kB file-size limit would fail, so it must find them cached. Processes
+    still running at the end of the module (a ``-k`` selection) are killed."""
+    starters = {"closed_stdout": _start_closed_stdout, "efbig": _start_efbig}
+    then = {"closed_stdout": "efbig"}
+    procs: dict[str, tuple[Path, subprocess.Popen]] = {}
+
+    def start(name: str) -> tuple[Path, subprocess.Popen]:
+        if name not in procs:
+            procs[name] = starters[name](tmp_path_factory)
+        return procs[name]
+
+    def finish(name: str) -> tuple[Path, int, str, str]:
+        folder, proc = start(name)
+        out, err = proc.communicate(timeout=300)
+        if name in then:
+            start(then[name])
+        return folder, proc.returncode, out or "", err
+
+    start("closed_stdout")
+    try:
+        yield finish
+    finally:
+        for _, proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+
+
+# ------------------------------------------------------------- case 3: broken stdout
+
+
+def test_case3_closed_stdout_is_a_normal_end(background) -> None:
+    """``mcsd run ... | head -0``: the reader is gone before mcsd prints anything."""
+    folder, returncode, _, stderr = background("closed_stdout")
+    assert returncode == 0, stderr
+    assert stderr == ""  # no traceback, no "Exception ignored"
+    assert read_result(folder / "r.nc").sizes["region"] >= 1
 
 
 def test_case3_stdout_closed_after_a_few_bytes(priors: Path, tmp_path: Path) -> None:
@@ -240,28 +309,16 @@ def test_case3_result_written_before_summary(priors: Path, tmp_path: Path, capsy
 # ------------------------------------------------------------------- case 10: write errors
 
 
-def test_case10_file_size_limit_is_efbig_not_a_crash(priors: Path, tmp_path: Path) -> None:
-    out = tmp_path / "r.nc"
-    out.write_bytes(b"old result")
-
-    def limit() -> None:
-        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
-
-    proc = subprocess.run(
-        _run_argv(priors, out),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=tmp_path,
-        preexec_fn=limit,
-    )
-    assert proc.returncode == 2, proc.stderr
-    assert proc.stdout == ""
-    assert proc.stderr.splitlines() == [
+def test_case10_file_size_limit_is_efbig_not_a_crash(background) -> None:
+    folder, returncode, stdout, stderr = background("efbig")
+    out = folder / "r.nc"
+    assert returncode == 2, stderr
+    assert stdout == ""
+    assert stderr.splitlines() == [
         f"mcsd run: error: cannot write {out}: {os.strerror(errno.EFBIG)}"
     ]
     assert out.read_bytes() == b"old result"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc", "v.toml"]
+    assert sorted(p.name for p in folder.iterdir()) == ["r.nc", "v.toml"]
 
 
 def test_case10_disk_full_keeps_old_file_and_removes_temp(
@@ -352,55 +409,76 @@ SIGTERM_WRITER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
-def test_case12_signal_during_write_removes_temp(
-    signum: int, code: int, priors: Path, tmp_path: Path
-) -> None:
-    out = tmp_path / "r.nc"
-    out.write_bytes(b"old result")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            SIGTERM_WRITER,
-            "run",
-            str(priors),
-            "--paths",
-            "10",
-            "--quiet",
-            "--out",
-            str(out),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-    )
+def test_case12_signal_during_write_removes_temp(tmp_path: Path) -> None:
+    """SIGTERM (exit 143) and SIGINT (exit 130) while the temp file is being written, one
+    process each, run side by side."""
+    cases = {"term": (signal.SIGTERM, 143), "int": (signal.SIGINT, 130)}
+    procs: dict[str, subprocess.Popen] = {}
     try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "writing"
-        temps = list(tmp_path.glob(".r.nc.*.tmp"))
-        assert len(temps) == 1 and temps[0].stat().st_size > 0
-        os.kill(proc.pid, signum)
-        _, err = proc.communicate(timeout=60)
+        for name in cases:
+            folder = tmp_path / name
+            folder.mkdir()
+            shutil.copyfile(TINY, folder / "v.toml")
+            (folder / "r.nc").write_bytes(b"old result")
+            procs[name] = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-c",
+                    SIGTERM_WRITER,
+                    "run",
+                    str(folder / "v.toml"),
+                    "--paths",
+                    "10",
+                    "--quiet",
+                    "--out",
+                    str(folder / "r.nc"),
+                ],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                cwd=folder,
+            )
+        errors = {}
+        for name, (signum, _) in cases.items():
+            proc, folder = procs[name], tmp_path / name
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "writing", name
+            temps = list(folder.glob(".r.nc.*.tmp"))
+            assert len(temps) == 1 and temps[0].stat().st_size > 0
+            os.kill(proc.pid, signum)
+        for name in cases:
+            _, errors[name] = procs[name].communicate(timeout=60)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == code, err
-    assert "Traceback" not in err
-    assert err.strip() in ("mcsd: terminated", "mcsd: interrupted")
-    assert out.read_bytes() == b"old result"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.nc", "v.toml"]
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    for name, (_, code) in cases.items():
+        proc, err, folder = procs[name], errors[name], tmp_path / name
+        assert proc.returncode == code, err
+        assert "Traceback" not in err
+        assert err.strip() in ("mcsd: terminated", "mcsd: interrupted")
+        assert (folder / "r.nc").read_bytes() == b"old result"
+        assert sorted(p.name for p in folder.iterdir()) == ["r.nc", "v.toml"]
 
 
 # ------------------------------------------------------------- case 14: plot's folders
 
 
-@pytest.fixture
-def result_file(priors: Path, tmp_path: Path) -> Path:
-    out = tmp_path / "res.nc"
+@pytest.fixture(scope="module")
+def shared_result(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One small result file for the module (written by ``mcsd run``), read-only."""
+    folder, priors = _work_folder(tmp_path_factory, "shared")
+    out = folder / "res.nc"
     assert main(["run", str(priors), "--paths", "10", "--quiet", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture
+def result_file(shared_result: Path, tmp_path: Path) -> Path:
+    """A copy of the shared result in this test's folder (a test may rename it)."""
+    out = tmp_path / "res.nc"
+    shutil.copyfile(shared_result, out)
     return out
 
 

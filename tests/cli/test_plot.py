@@ -7,8 +7,15 @@ monotone quantiles, so these tests do not depend on the engine.
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
+import stat
+import time
+from pathlib import Path
 
 import matplotlib
+import matplotlib.figure
 
 matplotlib.use("Agg")
 
@@ -150,6 +157,22 @@ def _close_figures():
 @pytest.fixture
 def ds() -> xr.Dataset:
     return make_result()
+
+
+@pytest.fixture(scope="module")
+def shared_nc(tmp_path_factory) -> Path:
+    """``make_result()`` written once as a result file (tests copy it, never change it)."""
+    path = tmp_path_factory.mktemp("shared") / "result.nc"
+    make_result().to_netcdf(path, engine="h5netcdf")
+    return path
+
+
+@pytest.fixture
+def result_nc(shared_nc: Path, tmp_path: Path) -> Path:
+    """A copy of the shared result file as ``tmp_path / "result.nc"``."""
+    path = tmp_path / "result.nc"
+    shutil.copyfile(shared_nc, path)
+    return path
 
 
 def _panels(fig) -> list:
@@ -398,8 +421,9 @@ def test_missing_variable_in_a_scenario_is_named(scenarios):
 # --- files and the command ----------------------------------------------------------------
 
 
-def test_save_figures_all_writes_three_files(ds, tmp_path):
-    paths = plot.save_figures(ds, "all", tmp_path / "run.png", formats=("png",))
+def test_save_figures_all_writes_three_files(tmp_path):
+    small = make_result(regions=("gba",), n_months=12)  # two panels: quick to draw
+    paths = plot.save_figures(small, "all", tmp_path / "run.png", formats=("png",))
     assert [p.name for p in paths] == ["run_fan.png", "run_shortage.png", "run_turning.png"]
     assert all(p.read_bytes().startswith(PNG_MAGIC) for p in paths)
     assert plt.get_fignums() == []  # save_figures closes what it draws
@@ -422,9 +446,8 @@ def test_cli_constants_match_the_library():
     assert plot_cli.FIGURE_FORMATS == plot.FIGURE_FORMATS
 
 
-def test_run_plot_writes_png_and_svg(ds, tmp_path, capsys):
-    result = tmp_path / "result.nc"
-    ds.to_netcdf(result, engine="h5netcdf")
+def test_run_plot_writes_png_and_svg(result_nc, tmp_path, capsys):
+    result = result_nc
     out = tmp_path / "figs" / "cic"
     out.parent.mkdir()  # mcsd plot, like mcsd run, writes into an existing folder only
     args = _parse(
@@ -446,9 +469,8 @@ def test_run_plot_writes_png_and_svg(ds, tmp_path, capsys):
         assert len(text) > 20_000
 
 
-def test_run_plot_default_out_is_next_to_result(ds, tmp_path, capsys):
-    result = tmp_path / "result.nc"
-    ds.to_netcdf(result, engine="h5netcdf")
+def test_run_plot_default_out_is_next_to_result(result_nc, tmp_path, capsys):
+    result = result_nc
     assert plot_cli.run_plot(_parse(["plot", str(result)])) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "result.png")
     assert (tmp_path / "result.png").read_bytes().startswith(PNG_MAGIC)
@@ -485,3 +507,191 @@ def test_run_plot_missing_variable_one_line(ds, tmp_path, capsys):
     assert lines == [
         "mcsd plot: error: dataset has no variable 'p_shortage' (needed by shortage_heatmap)"
     ]
+
+
+# --- atomic figure files ------------------------------------------------------------------
+
+
+def _half_then_fail(exc: BaseException):
+    """A ``Figure.savefig`` stand-in that writes half a PNG header into the temporary file,
+    checks that the target is untouched meanwhile, then fails with ``exc``."""
+    seen: dict[str, object] = {}
+
+    def savefig(self, fname, **kwargs):
+        fname.write(PNG_MAGIC[:4])
+        fname.flush()
+        folder = seen["folder"]
+        seen["temps"] = sorted(p.name for p in folder.glob(".*.tmp"))
+        raise exc
+
+    return savefig, seen
+
+
+@pytest.mark.parametrize(
+    "exc",
+    [OSError(28, "No space left on device"), KeyboardInterrupt(), RuntimeError("renderer")],
+    ids=["enospc", "ctrl-c", "renderer"],
+)
+def test_save_figure_failing_midway_keeps_the_old_file(ds, tmp_path, monkeypatch, exc):
+    old = tmp_path / "run.png"
+    old.write_bytes(b"old figure")
+    savefig, seen = _half_then_fail(exc)
+    seen["folder"] = tmp_path
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    with pytest.raises(type(exc)):
+        plot.save_figures(ds, "turning", tmp_path / "run.png")
+    # the figure went to a temporary file in the same folder, never into run.png
+    assert len(seen["temps"]) == 1 and seen["temps"][0].startswith(".run.png.")
+    assert old.read_bytes() == b"old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.png"]
+    assert plt.get_fignums() == []
+
+
+def test_save_figure_replaces_with_plain_permissions(ds, tmp_path):
+    old = tmp_path / "run.png"
+    old.write_bytes(b"old figure")
+    umask = os.umask(0o022)
+    try:
+        (path,) = plot.save_figures(ds, "turning", tmp_path / "run.png")
+    finally:
+        os.umask(umask)
+    assert path == old and old.read_bytes().startswith(PNG_MAGIC)
+    assert stat.S_IMODE(old.stat().st_mode) == 0o644  # not mkstemp's 0600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.png"]
+
+
+def test_save_figures_refuses_a_non_regular_target_before_drawing(ds, tmp_path):
+    os.mkfifo(tmp_path / "run_turning.png")
+    (tmp_path / "run_fan.png").mkdir()
+    with pytest.raises(ValueError, match="run_fan.png is a folder"):
+        plot.save_figures(ds, "all", tmp_path / "run")
+    with pytest.raises(ValueError, match="run_turning.png is not a regular file"):
+        plot.save_figures(ds, "turning", tmp_path / "run_turning")
+    (tmp_path / "link.png").symlink_to(tmp_path / "nowhere.png")
+    with pytest.raises(ValueError, match="symbolic link to a missing file"):
+        plot.save_figures(ds, "fan", tmp_path / "link.png")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "run_turning.png").st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "link.png",
+        "run_fan.png",
+        "run_turning.png",
+    ]
+    assert plt.get_fignums() == []
+
+
+def _cli(argv, capsys):
+    from mcsd.cli.main import main
+
+    capsys.readouterr()
+    code = main(argv)
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err
+    return code, out, err
+
+
+def test_mcsd_plot_write_error_keeps_the_old_file(result_nc, tmp_path, monkeypatch, capsys):
+    result = result_nc
+    old = tmp_path / "fig.png"
+    old.write_bytes(b"old figure")
+    savefig, seen = _half_then_fail(OSError(28, "No space left on device"))
+    seen["folder"] = tmp_path
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    code, out, err = _cli(["plot", str(result), "--kind", "turning", "--out", str(old)], capsys)
+    assert code == 2 and out == ""
+    assert err.splitlines() == [f"mcsd plot: error: cannot write {old}: No space left on device"]
+    assert old.read_bytes() == b"old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "result.nc"]
+
+
+def test_mcsd_plot_sigterm_while_drawing_removes_the_temp_file(
+    result_nc, tmp_path, monkeypatch, capsys
+):
+    """A real SIGTERM (to this process, through the CLI's handler) in the middle of a save."""
+    result = result_nc
+    old = tmp_path / "fig.png"
+    old.write_bytes(b"old figure")
+    temps = []
+
+    def savefig(self, fname, **kwargs):
+        fname.write(PNG_MAGIC[:4])
+        temps.extend(tmp_path.glob(".fig.png.*.tmp"))
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, signal.SIG_IGN, None):
+            pytest.fail("mcsd's SIGTERM handler is not installed")  # never kill pytest
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # the handler raises before this ends
+        pytest.fail("SIGTERM was not delivered")
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
+    before = signal.getsignal(signal.SIGTERM)
+    code, out, err = _cli(["plot", str(result), "--kind", "turning", "--out", str(old)], capsys)
+    assert signal.getsignal(signal.SIGTERM) == before
+    assert (code, out, err) == (143, "", "mcsd: terminated\n")
+    assert len(temps) == 1
+    assert old.read_bytes() == b"old figure"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig.png", "result.nc"]
+
+
+def test_mcsd_plot_refuses_non_regular_and_writes_next_to_a_read_only_file(
+    result_nc, tmp_path, capsys
+):
+    result = result_nc
+    os.mkfifo(tmp_path / "pipe.png")
+    code, _, err = _cli(["plot", str(result), "--out", str(tmp_path / "pipe.png")], capsys)
+    assert code == 2 and "fifo" in err and len(err.splitlines()) == 1
+    # the file is replaced, not opened for writing: a read-only old figure is no obstacle
+    ro = tmp_path / "ro.png"
+    ro.write_bytes(b"old figure")
+    ro.chmod(0o444)
+    code, out, err = _cli(["plot", str(result), "--kind", "turning", "--out", str(ro)], capsys)
+    assert (code, err) == (0, ""), err
+    assert out.strip() == str(ro) and ro.read_bytes().startswith(PNG_MAGIC)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.png", "result.nc", "ro.png"]
+
+
+# --- the turning-point rule in the figures ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rule", "words", "not_words"),
+    [
+        (None, "first month in shortage", "year-end"),
+        ("first_month", "first month in shortage", "year-end"),
+        ("year_end", "first year-end in shortage (study rule)", "first month"),
+    ],
+)
+def test_turning_point_plot_names_the_rule(ds, rule, words, not_words):
+    if rule is not None:
+        ds.attrs["turning_point_rule"] = rule
+    fig = plot.turning_point_plot(ds)
+    title = fig.axes[0].get_title()
+    assert title.lower().startswith(f"turning point: {words}"), title
+    assert "80%" in title
+    texts = [ax.get_title() for ax in fig.axes] + [fig.get_suptitle()]
+    texts += [t.get_text() for legend in _legends(fig) for t in legend.get_texts()]
+    assert not any(not_words in t for t in texts)
+    assert plot.turning_rule_words(ds) == f"turning point: {words}"
+
+
+def test_unknown_turning_rule_is_shown_by_name(ds):
+    ds.attrs["turning_point_rule"] = "lunar"
+    assert plot.turning_rule_words(ds) == "turning point: rule 'lunar'"
+    assert "rule 'lunar'" in plot.turning_point_plot(ds).axes[0].get_title()
+
+
+@pytest.mark.parametrize(
+    ("rule", "words"),
+    [("first_month", "first month in shortage"), ("year_end", "first year-end in shortage")],
+)
+def test_tornado_turning_month_title_names_the_rule(rule, words):
+    groups = ["demand", "supply"]
+    values = np.array([[0.6, 0.3]])
+    sens = xr.Dataset(
+        {
+            "turning_month_total": (("region", "group"), values),
+            "turning_month_first_order": (("region", "group"), values / 2),
+        },
+        coords={"region": ["national"], "group": groups},
+        attrs={"turning_point_rule": rule},
+    )
+    fig = plot.tornado_chart(sens, region="national", output="turning_month")
+    assert words in fig.axes[0].get_title()

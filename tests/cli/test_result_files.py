@@ -48,8 +48,9 @@ WRITER = textwrap.dedent(
     import xarray as xr
     from mcsd.results.io import write_netcdf
 
-    rng = np.random.default_rng(0)
-    big = xr.Dataset({f"v{i}": (("x", "y"), rng.random((2000, 2000))) for i in range(12)})
+    # 384 MB, uncompressed: the write takes long enough to be caught (constant data: the
+    # bytes on disk are as many, without the cost of drawing random numbers)
+    big = xr.Dataset({f"v{i}": (("x", "y"), np.full((2000, 2000), i + 0.5)) for i in range(12)})
     print("ready", flush=True)
     write_netcdf(big, sys.argv[1])
     print("done", flush=True)
@@ -159,9 +160,18 @@ def _cases(small_result: xr.Dataset, tmp_path: Path) -> dict[str, tuple[Path, st
 CASES = ["plain", "future_version", "text", "empty", "truncated", "missing", "folder"]
 
 
+@pytest.fixture(scope="module")
+def cases(
+    small_result: xr.Dataset, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, str]]:
+    """The foreign files, written once for the module (the tests only read them); their
+    folder holds nothing else, so the "folder" case is a folder that is no result."""
+    return _cases(small_result, tmp_path_factory.mktemp("foreign"))
+
+
 @pytest.mark.parametrize("case", CASES)
-def test_read_result_rejects(case: str, small_result: xr.Dataset, tmp_path: Path) -> None:
-    path, message = _cases(small_result, tmp_path)[case]
+def test_read_result_rejects(case: str, cases: dict[str, tuple[Path, str]]) -> None:
+    path, message = cases[case]
     with pytest.raises(ResultFileError, match=message) as info:
         read_result(path)
     assert str(path) in str(info.value)
@@ -183,9 +193,9 @@ def _plot(path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tup
 
 @pytest.mark.parametrize("case", ["plain", "text", "empty", "truncated", "missing", "folder"])
 def test_plot_rejects_foreign_file(
-    case: str, small_result: xr.Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    case: str, cases: dict[str, tuple[Path, str]], tmp_path: Path, capsys
 ) -> None:
-    path, _ = _cases(small_result, tmp_path)[case]
+    path, _ = cases[case]
     code, err = _plot(path, tmp_path, capsys)
     assert code == 2
     assert len(err.splitlines()) == 1, err
@@ -193,9 +203,9 @@ def test_plot_rejects_foreign_file(
 
 
 def test_plot_rejects_incompatible_version(
-    small_result: xr.Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    cases: dict[str, tuple[Path, str]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    path = _version(small_result, tmp_path / "v99.nc", 99)
+    path, _ = cases["future_version"]  # format version 99
     code, err = _plot(path, tmp_path, capsys)
     assert code == 2
     assert len(err.splitlines()) == 1 and "version" in err

@@ -3,6 +3,7 @@ from the client) and 12 (a scheduler address that is not one; Ctrl-C on a local 
 
 from __future__ import annotations
 
+import errno
 import gc
 import os
 import signal
@@ -143,10 +144,22 @@ def test_temporary_store_removed_when_the_run_fails(client, priors, monkeypatch)
 # ---- case 8: workers that differ from the client -------------------------------------------
 
 
-def test_identity_is_the_installed_sources():
+def test_identity_is_the_installed_sources_libraries_and_cpu():
+    import llvmlite
+    import numba
+    import numpy
+    import scipy
+    from numba.core.registry import cpu_target
+
     ident = mdist.identity()
+    assert tuple(ident) == mdist.IDENTITY_FIELDS
     assert len(ident["digest"]) == 64 and ident["version"]
     assert ident == mdist.identity()
+    for module in (numba, llvmlite, numpy, scipy):
+        assert ident[module.__name__] == module.__version__
+    triple, name, features = cpu_target.target_context.codegen().magic_tuple()
+    assert ident["cpu"] == f"{triple} {name}" and ident["cpu_features"] == features
+    assert "+" in features  # LLVM's feature string, e.g. +avx2,-avx512f,...
 
 
 def test_worker_with_other_kernels_is_refused(client, priors, monkeypatch):
@@ -165,17 +178,75 @@ def test_worker_with_other_kernels_is_refused(client, priors, monkeypatch):
         simulate(priors, n_paths=1000, seed=SEED, client=client, progress=False)
     msg = str(info.value)
     assert "0.0.0-other" in msg and real["version"] in msg and real["digest"][:12] in msg
+    assert f"mcsd version: client {real['version']}, worker 0.0.0-other" in msg
     assert "\n" not in msg
     monkeypatch.undo()
     simulate(priors, n_paths=1000, seed=SEED, client=client, progress=False)  # all equal
 
 
+def _flip(features: str, flag: str) -> str:
+    """``features`` with ``+flag`` and ``-flag`` swapped (or ``+flag`` added)."""
+    parts = [f for f in features.split(",") if f and f[1:] != flag]
+    on = f"+{flag}" in features.split(",")
+    return ",".join([*parts, f"{'-' if on else '+'}{flag}"])
+
+
+def test_worker_with_other_libraries_or_cpu_is_refused(client, priors, monkeypatch):
+    """One worker has another numba, the other compiles for other CPU features: refused
+    before any task runs, one line naming each worker, the field, ours and theirs."""
+    first, second = sorted(client.scheduler_info()["workers"])
+    real = mdist.identity()
+    other_features = _flip(real["cpu_features"], "avx512f")
+    submitted: list[object] = []
+
+    def fake(dask_worker=None):
+        ident = dict(real)
+        if dask_worker.address == first:
+            ident["numba"] = "0.0.1"
+        else:
+            ident["cpu_features"] = other_features
+        return ident
+
+    monkeypatch.setattr(mdist, "worker_identity", fake)
+    monkeypatch.setattr(mdist, "run_task", lambda *a, **k: submitted.append(a))
+    with pytest.raises(mdist.DistributedError) as info:
+        simulate(priors, n_paths=1000, seed=SEED, client=client, progress=False)
+    msg = str(info.value)
+    assert "\n" not in msg and not submitted
+    assert msg.startswith("Dask worker(s) differ from the client, which would change the numbers")
+    flags = real["cpu_features"].split(",")
+    ours = next((f for f in flags if f[1:] == "avx512f"), "none")
+    theirs = "-avx512f" if ours == "+avx512f" else "+avx512f"
+    assert f"{first}: numba: client {real['numba']}, worker 0.0.1" in msg
+    assert f"{second}: CPU features: {ours} on the client, {theirs} on the worker" in msg
+    assert "mcsd version" not in msg and "scipy" not in msg  # only what differs
+
+
+def test_differences_name_each_field():
+    ours = mdist.identity()
+    theirs = {**ours, "scipy": "1.0.0", "cpu": "aarch64-unknown-linux-gnu neoverse-v2"}
+    assert mdist.differences(ours, ours) == []
+    assert mdist.differences(ours, theirs) == [
+        f"scipy: client {ours['scipy']}, worker 1.0.0",
+        f"CPU target: client {ours['cpu']}, worker aarch64-unknown-linux-gnu neoverse-v2",
+    ]
+    assert mdist.differences(ours, "nonsense") == ["no mcsd identity (got str)"]
+
+
 def test_task_checks_identity_again(priors):
     run = CompiledRun.build(priors, SEED)
-    mine = tuple(mdist.identity().values())
-    assert mdist.run_task(run, 0, 10, expected=mine)["n_paths"] == 10
+    mine = mdist.identity()
+    expected = tuple(mine[k] for k in mdist.IDENTITY_FIELDS)
+    assert mdist.run_task(run, 0, 10, expected=expected)["n_paths"] == 10
+    other = {**mine, "version": "0.0.0-other", "llvmlite": "0.1.0"}
+    with pytest.raises(mdist.WorkerMismatchError) as info:
+        mdist.run_task(run, 0, 10, expected=tuple(other[k] for k in mdist.IDENTITY_FIELDS))
+    msg = str(info.value)
+    assert f"mcsd version: client 0.0.0-other, worker {mine['version']}" in msg
+    assert f"llvmlite: client 0.1.0, worker {mine['llvmlite']}" in msg
+    assert "numba" not in msg
     with pytest.raises(mdist.WorkerMismatchError, match="0.0.0-other"):
-        mdist.run_task(run, 0, 10, expected=("0.0.0-other", "f" * 64))
+        mdist.run_task(run, 0, 10, expected=("0.0.0-other", "f" * 64))  # an older client
 
 
 # ---- case 12: addresses that are not a scheduler; Ctrl-C ----------------------------------
@@ -234,6 +305,44 @@ def test_live_server_that_is_not_a_scheduler(mode, monkeypatch, tmp_path, capsys
     finally:
         server.close()
     assert not (tmp_path / "r.nc").exists()
+
+
+def _free_port() -> int:
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        return sock.getsockname()[1]  # closed on exit: nothing listens there any more
+
+
+def test_refused_connection_fails_fast(monkeypatch, tmp_path, capsys):
+    """Nothing listens at the port: refused at once, not after the ~10 s connect timeout."""
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    t0 = time.monotonic()
+    with pytest.raises(mdist.DistributedError) as info:
+        mdist.connect(address)  # the default timeout
+    assert time.monotonic() - t0 < mdist.CONNECT_TIMEOUT_S / 2
+    assert str(info.value) == (
+        f"cannot reach the Dask scheduler at {address!r} ({os.strerror(errno.ECONNREFUSED)})"
+    )
+    t0 = time.monotonic()
+    code = main(["run", "--scheduler", address, "--out", str(tmp_path / "r.nc")])
+    assert time.monotonic() - t0 < mdist.CONNECT_TIMEOUT_S / 2
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Connection refused" in err[0] and str(port) in err[0]
+    t0 = time.monotonic()
+    with pytest.raises(mdist.DistributedError, match="unknown host"):
+        mdist.connect("tcp://no-such-host.invalid:8786")
+    assert time.monotonic() - t0 < mdist.CONNECT_TIMEOUT_S / 2
+
+
+def test_a_real_scheduler_still_connects(client):
+    t0 = time.monotonic()
+    other = mdist.connect(client.scheduler.address)
+    try:
+        assert other.scheduler_info()["workers"].keys() == client.scheduler_info()["workers"].keys()
+    finally:
+        other.close()
+    assert time.monotonic() - t0 < mdist.CONNECT_TIMEOUT_S
 
 
 @pytest.mark.parametrize("address", ["garbage", "tcp://127.0.0.1:notaport", "foo://bar"])

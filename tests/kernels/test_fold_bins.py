@@ -23,7 +23,7 @@ def _occupancy_values(rng: np.random.Generator) -> np.ndarray:
 
 def _fold_occupancy(x: np.ndarray):
     nb = x.size
-    work = np.zeros((7, 1, nb))
+    work = np.zeros((layout.N_WORK_ROWS, 1, nb))
     work[layout.ROW_SUPPLY, 0] = 1.0  # occupancy = served / supply = x exactly
     work[layout.ROW_SERVED, 0] = x
     work[layout.ROW_REQUESTED, 0] = x
@@ -35,8 +35,9 @@ def _fold_occupancy(x: np.ndarray):
     run, tm = np.zeros((1, nb), np.int64), np.zeros((1, nb), np.int64)
     kbuf, xbuf = np.empty(nb, np.uint32), np.empty(nb)
     fold.fold_occupancy(
-        work, 0, nb, 0.8, 1, shortage, fixed, pend, touch, vmin, vmax, run, tm, kbuf, xbuf
-    )
+        work, 0, nb, 0.8, 1, shortage, fixed, pend, touch, vmin, vmax, run, tm, kbuf, xbuf,
+        np.zeros((1, nb), np.int64), 1.0, False,
+    )  # fmt: skip
     return pend[0], touch[0, 0], vmin[0, 0, 0], vmax[0, 0, 0], shortage[0, 0]
 
 

@@ -343,7 +343,11 @@ def _fold_occupancy(kernel, x: np.ndarray):
     shortage, fixed = np.zeros((1, 1), np.int64), np.zeros((1, 1), np.int64)
     run, tm = np.zeros((1, nb), np.int64), np.zeros((1, nb), np.int64)
     kbuf, xbuf = np.empty(nb, np.uint32), np.empty(nb)
-    kernel(work, 0, nb, 0.8, 1, shortage, fixed, pend, touch, vmin, vmax, run, tm, kbuf, xbuf)
+    full = np.zeros((1, nb), np.int64)
+    kernel(
+        work, 0, nb, 0.8, 1, shortage, fixed, pend, touch, vmin, vmax, run, tm, kbuf, xbuf,
+        full, 1.0, False,
+    )  # fmt: skip
     return pend, touch, vmin, vmax, shortage, fixed, run, tm
 
 
