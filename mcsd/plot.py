@@ -2,7 +2,9 @@
 
 Every function takes the ``xarray.Dataset`` that :func:`mcsd.simulate` returns (or one read
 back from netCDF), validates that the variables and coordinates it needs are there, and
-returns a :class:`matplotlib.figure.Figure`. Nothing here calls ``plt.show`` or selects a
+returns a :class:`matplotlib.figure.Figure`. Regions are labelled with the Dataset's
+``region_name`` coordinate (the priors' display names). Date axes tick at month ends, a
+December end reading "end 2025". Nothing here calls ``plt.show`` or selects a
 backend; the caller closes the figures it no longer needs (``plt.close(fig)``), except in
 :func:`save_figures`, which closes what it writes.
 
@@ -13,23 +15,28 @@ backend; the caller closes the figures it no longer needs (``plt.close(fig)``), 
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import stat
-import tempfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import xarray as xr
+from matplotlib import font_manager
+from matplotlib.colors import BoundaryNorm
 from matplotlib.figure import Figure
+from matplotlib.ft2font import FT2Font
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
-from matplotlib.ticker import FuncFormatter, MaxNLocator, PercentFormatter
+from matplotlib.ticker import FuncFormatter, Locator, MaxNLocator, PercentFormatter
 
-from mcsd.results.io import _TEMP_SUFFIX, _temp_prefix
 from mcsd.results.variables import DEFAULT_QUANTILES, QUANTILE_VARS
 
 __all__ = [
@@ -41,6 +48,10 @@ __all__ = [
     "save_figures",
     "save_figure",
     "turning_rule_words",
+    "turning_month_quantile",
+    "scenario_colours",
+    "cell_text",
+    "drawable_text",
     "FIGURE_KINDS",
     "FIGURE_FORMATS",
 ]
@@ -53,6 +64,8 @@ DPI = 150
 FAN_QUANTILES = tuple(float(q) for q in DEFAULT_QUANTILES)
 FAN_PAIRS = tuple((FAN_QUANTILES[k], FAN_QUANTILES[-1 - k]) for k in range(9))
 
+#: Descriptive names of the study's region ids (for callers such as the report); figures
+#: label regions with the Dataset's ``region_name`` coordinate instead (:func:`_region_label`).
 REGION_LABELS = {
     "jingjin": "Jingjin (around Beijing)",
     "yangtze": "Yangtze River Delta",
@@ -131,8 +144,45 @@ def _select_regions(ds: xr.Dataset, regions: str | Sequence[str] | None) -> list
 # --- small helpers ------------------------------------------------------------------------
 
 
-def _region_label(region: str) -> str:
-    return REGION_LABELS.get(region, region)
+def _region_label(ds: xr.Dataset, region: str) -> str:
+    """The display name of ``region``: ``ds.region_name`` (the priors' names), or the id
+    itself when the Dataset has no such coordinate (files written before it existed).
+    Characters the figure font cannot draw are left out (:func:`drawable_text`)."""
+    if "region_name" in ds.coords and "region" in ds["region_name"].dims:
+        names = dict(
+            zip(map(str, ds["region"].values), map(str, ds["region_name"].values), strict=True)
+        )
+        return drawable_text(names.get(region, region)) or region
+    return region
+
+
+@functools.lru_cache(maxsize=8)
+def _font_at(path: str) -> FT2Font:
+    return FT2Font(path)
+
+
+_BRACKETS = re.compile(r"\s*[(（]([^()（）]*)[)）]")
+
+
+def drawable_text(text: str) -> str:
+    """``text`` without what the current default font has no glyph for, so a figure never
+    shows empty boxes (nor warns): a bracketed part holding such characters is dropped
+    whole ("Yangtze River Delta (长三角)" -> "Yangtze River Delta" with a Latin-only
+    font), then any remaining such character. Unchanged when the font has every glyph."""
+    family = list(plt.rcParams["font.family"])
+    font = _font_at(font_manager.findfont(font_manager.FontProperties(family=family)))
+
+    def missing(part: str) -> bool:
+        return any(not c.isspace() and font.get_char_index(ord(c)) == 0 for c in part)
+
+    if not missing(text):
+        return text
+    previous = None
+    while previous != text:  # innermost brackets first, so nested groups go too
+        previous = text
+        text = _BRACKETS.sub(lambda m: "" if missing(m.group(1)) else m.group(0), text)
+    kept = "".join(c for c in text if not missing(c))
+    return " ".join(kept.split())
 
 
 def _quantile(da: xr.DataArray, q: float) -> xr.DataArray:
@@ -157,6 +207,26 @@ def _threshold(ds: xr.Dataset) -> float:
     return float(ds.attrs.get("threshold", 0.8))
 
 
+def _serving_cap(ds: xr.Dataset) -> float | None:
+    """``ds.attrs["max_occupancy"]`` (the share of supply that can be served), or None."""
+    cap = ds.attrs.get("max_occupancy")
+    return None if cap is None else float(cap)
+
+
+def _draw_serving_cap(ax, cap: float | None, label: bool = True) -> None:
+    """A dashed line at the serving cap: occupancy bands go flat there by construction."""
+    if cap is None:
+        return
+    ax.axhline(
+        cap,
+        color="tab:blue",
+        ls=(0, (6, 3)),
+        lw=1.0,
+        gid="serving_cap",
+        label=f"{cap:.0%} serving cap (bands flatten)" if label else None,
+    )
+
+
 #: ``ds.attrs["turning_point_rule"]`` in words (results written before the attribute
 #: existed used the first-month rule).
 TURNING_RULE_WORDS = {
@@ -172,10 +242,45 @@ def turning_rule_words(ds: xr.Dataset) -> str:
     return TURNING_RULE_WORDS.get(rule, f"turning point: rule {rule!r}")
 
 
+class _MonthEndLocator(Locator):
+    """Ticks at month ends (the instants the result's monthly values refer to), every 1, 3,
+    6, 12, 24, ... months, always including the December month ends when the step allows."""
+
+    def __init__(self, max_ticks: int = 7) -> None:
+        self.max_ticks = max_ticks
+
+    def __call__(self):
+        vmin, vmax = self.axis.get_view_interval()
+        return self.tick_values(vmin, vmax)
+
+    def tick_values(self, vmin, vmax):
+        lo, hi = sorted((float(vmin), float(vmax)))
+        start = pd.Timestamp(mdates.num2date(lo)).tz_localize(None).to_period("M") - 1
+        stop = pd.Timestamp(mdates.num2date(hi)).tz_localize(None).to_period("M")
+        ends = pd.period_range(start, stop, freq="M").end_time.normalize()
+        ends = ends[(mdates.date2num(ends) >= lo - 1e-6) & (mdates.date2num(ends) <= hi + 1e-6)]
+        for step in (1, 3, 6, 12, 24, 36, 60, 120):
+            keep = ends[(ends.month % step == 0) if step <= 12 else (ends.month == 12)]
+            if step > 12:
+                keep = keep[(keep.year % (step // 12)) == 0]
+            if len(keep) <= self.max_ticks:
+                break
+        return mdates.date2num(keep.to_pydatetime()) if len(keep) else np.array([])
+
+
+def _month_end_label(x: float, _pos=None) -> str:
+    """A month-end tick: "end 2025" at a December end (so a year-end marker reads as the end
+    of its year, not the start of the next), else the month ("Jun")."""
+    day = pd.Timestamp(mdates.num2date(x)).tz_localize(None)
+    if day.month == 12:
+        return f"end {day.year}"
+    return day.strftime("%b %Y" if _pos == 0 else "%b")
+
+
 def _format_date_axis(ax) -> None:
-    locator = mdates.AutoDateLocator(minticks=4, maxticks=10)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    """Month-end ticks; December ends read "end YYYY"."""
+    ax.xaxis.set_major_locator(_MonthEndLocator())
+    ax.xaxis.set_major_formatter(FuncFormatter(_month_end_label))
 
 
 def _mw_formatter() -> FuncFormatter:
@@ -228,14 +333,23 @@ def _place_legend(fig: Figure, spare, handles, labels, ds: xr.Dataset | None) ->
             handles, labels, loc="center", frameon=False, fontsize=10, title=title or None
         )
     else:
-        legend = fig.legend(
-            handles,
-            labels,
-            loc="outside lower center",
-            ncol=min(len(handles), 4),
-            frameon=False,
-            title=title or None,
-        )
+        # as many columns (up to four) as fit in the figure's width: a plain savefig, with
+        # no bbox_inches="tight", must not clip the legend (a one-panel figure is narrow)
+        renderer = cast(Any, fig.canvas).get_renderer()
+        for ncol in range(min(len(handles), 4), 0, -1):
+            legend = fig.legend(
+                handles,
+                labels,
+                loc="outside lower center",
+                ncol=ncol,
+                frameon=False,
+                title=title or None,
+            )
+            if title:
+                legend.get_title().set_fontsize(8)
+            if ncol == 1 or legend.get_window_extent(renderer).width <= 0.98 * fig.bbox.width:
+                break
+            legend.remove()
     if title:
         legend.get_title().set_fontsize(8)
         legend.get_title().set_color("0.4")
@@ -286,11 +400,18 @@ def fan_chart(
     regions : str or sequence of str, optional
         Regions to draw, one panel each; default all (``national`` last).
     variable : {"occupancy", "demand", "supply", "unmet_demand"}
-        Occupancy is drawn in percent with the shortage threshold; the others in MW.
+        Occupancy is drawn in percent with the shortage threshold and the serving cap
+        (``ds.attrs["max_occupancy"]``, a dashed line: the bands go flat there); the
+        others in MW.
     study : bool or pandas.DataFrame
         Overlay the study's year-end point forecast (``mcsd.study.study_table()``) when true
         and ``ds.attrs["priors_name"]`` starts with ``"cic2025"``; a DataFrame with the same
-        columns is always drawn.
+        columns is always drawn. A year's marker sits at its December month end, on the
+        tick labelled "end <year>".
+
+    Panels are titled with ``ds.region_name`` (the priors' names; the id for results
+    without it). With one panel the legend goes under it in as many columns as fit, so
+    a plain ``fig.savefig`` keeps it whole.
 
     Returns
     -------
@@ -310,6 +431,7 @@ def fan_chart(
     times = _times(ds)
     base = _base_time(ds)
     threshold = _threshold(ds)
+    cap = _serving_cap(ds)
     cmap = plt.get_cmap(_FAN_CMAP)
     band_colours = [cmap(0.15 + 0.07 * k) for k in range(len(FAN_PAIRS))]
 
@@ -335,6 +457,7 @@ def fan_chart(
                 lw=1.1,
                 label=f"{threshold:.0%} shortage threshold",
             )
+            _draw_serving_cap(ax, cap)
         study_y = np.empty(0)
         if table is not None and column is not None:
             rows = table[table["region"] == region]
@@ -356,7 +479,7 @@ def fan_chart(
                         zorder=5,
                         clip_on=False,
                     )
-        ax.set_title(_region_label(region), fontsize=11)
+        ax.set_title(_region_label(ds, region), fontsize=11)
         _format_value_axis(ax, variable, ds)
         _format_date_axis(ax)
         ax.grid(axis="y", color="0.85", lw=0.6)
@@ -365,7 +488,7 @@ def fan_chart(
             values: list[np.ndarray] = [
                 np.asarray(_quantile(dr, 0.05).values, dtype=float),
                 np.asarray(_quantile(dr, 0.95).values, dtype=float),
-                np.array([threshold], dtype=float),
+                np.array([threshold] + ([] if cap is None else [cap]), dtype=float),
                 np.asarray(study_y, dtype=float),
             ]
             low = float(np.nanmin(np.concatenate(values)))
@@ -400,6 +523,53 @@ def _month_edges(times: np.ndarray) -> np.ndarray:
     return np.append(starts.to_numpy(), np.datetime64(last_end, "ns"))
 
 
+#: The heat map's colour levels (probabilities): one colour per band, fine below 10% so that
+#: e.g. 2% and 8% look different, and coarser above.
+SHORTAGE_LEVELS = (0.0, 0.01, 0.03, 0.06, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8, 0.9, 1.0)
+#: Up to this many months every cell carries its probability; beyond, only the Decembers.
+ANNOTATE_ALL_MONTHS = 36
+
+
+def cell_text(p: float) -> str:
+    """A heat-map cell's probability in percent: "0", "0.4", "7", "63", ">99" (below 1%
+    one decimal, so that a small non-zero chance never reads as 0), "" when missing."""
+    if not np.isfinite(p):
+        return ""
+    pct = 100.0 * p
+    if pct == 0.0 or pct == 100.0:
+        return f"{pct:.0f}"
+    if pct < 1.0:
+        return f"{max(pct, 0.1):.1f}"
+    if pct > 99.0:
+        return ">99"
+    return f"{pct:.0f}"
+
+
+def _annotate_cells(ax, mesh, x_edges: np.ndarray, p: np.ndarray, every_cell: bool) -> None:
+    """Write each cell's probability (percent, :func:`cell_text`) in it: every cell, or the
+    December cells (year ends) when the months are too narrow for text."""
+    months = pd.DatetimeIndex(mdates.num2date(x_edges[1:] - 0.5)).month
+    cols = np.arange(p.shape[1]) if every_cell else np.flatnonzero(months == 12)
+    size = 6.5 if every_cell else 7.5
+    for i in range(p.shape[0]):
+        for j in cols:
+            text = cell_text(float(p[i, j]))
+            if not text:
+                continue
+            r, g, b, _ = mesh.cmap(mesh.norm(p[i, j]))
+            dark = 0.299 * r + 0.587 * g + 0.114 * b < 0.5
+            ax.text(
+                0.5 * (x_edges[j] + x_edges[j + 1]),
+                i + 0.5,
+                text,
+                ha="center",
+                va="center",
+                fontsize=size,
+                color="white" if dark else "black",
+                gid="cell_value",
+            )
+
+
 def shortage_heatmap(ds: xr.Dataset, se_tolerance: float = 0.01) -> Figure:
     """P(shortage) by region and month as an image, hatching cells with a large MC error.
 
@@ -416,6 +586,10 @@ def shortage_heatmap(ds: xr.Dataset, se_tolerance: float = 0.01) -> Figure:
     matplotlib.figure.Figure
         One image axes (a ``QuadMesh``), a colorbar, and one hatched ``Rectangle`` per
         cell above the tolerance.
+
+    Colours follow the discrete levels :data:`SHORTAGE_LEVELS` (finer below 10%). Each
+    cell is labelled with its probability in percent (:func:`cell_text`): every cell up
+    to :data:`ANNOTATE_ALL_MONTHS` months, else the December (year-end) cells only.
     """
     name = "shortage_heatmap"
     _require(ds, name, variables=["p_shortage", "p_shortage_se"], coords=["region", "time"])
@@ -429,22 +603,22 @@ def shortage_heatmap(ds: xr.Dataset, se_tolerance: float = 0.01) -> Figure:
     x_edges = mdates.date2num(_month_edges(times))
     y_edges = np.arange(len(regions) + 1, dtype=float)
     fig, ax = plt.subplots(figsize=(10.5, 1.0 + 0.55 * len(regions) + 1.3), layout="constrained")
-    mesh = ax.pcolormesh(
-        x_edges, y_edges, p, cmap="YlOrRd", vmin=0.0, vmax=1.0, edgecolors="white", lw=0.3
-    )
+    norm = BoundaryNorm(SHORTAGE_LEVELS, ncolors=256)
+    mesh = ax.pcolormesh(x_edges, y_edges, p, cmap="YlOrRd", norm=norm, edgecolors="white", lw=0.3)
     ax.xaxis_date()
     ax.set_ylim(len(regions), 0)  # first region on top
     ax.set_yticks(np.arange(len(regions)) + 0.5)
-    ax.set_yticklabels([_region_label(r) for r in regions])
+    ax.set_yticklabels([_region_label(ds, r) for r in regions])
     if "national" in regions and len(regions) > 1:
         k = regions.index("national")
         ax.axhline(k, color="black", lw=1.2)
     _format_date_axis(ax)
 
     threshold = _threshold(ds)
-    bar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04)
+    bar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.04, ticks=SHORTAGE_LEVELS)
     bar.set_label(f"P(occupancy ≥ {threshold:.0%})")
     bar.ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    _annotate_cells(ax, mesh, x_edges, p, every_cell=len(times) <= ANNOTATE_ALL_MONTHS)
 
     rows, cols = np.nonzero(np.nan_to_num(se, nan=np.inf) > se_tolerance)
     for i, j in zip(rows, cols, strict=True):
@@ -507,6 +681,26 @@ def _region_colours(regions: Sequence[str]) -> dict[str, object]:
     return colours
 
 
+#: The turning-point chart's interval: the months where the CDF first reaches these levels.
+TURNING_INTERVAL = (0.25, 0.75)
+
+
+def turning_month_quantile(ds: xr.Dataset, region: str, q: float) -> pd.Timestamp | None:
+    """The first month end at which ``turning_point_cdf`` of ``region`` is >= ``q`` (the
+    base, when the region is in shortage at the base); None (censored) when it never is.
+
+    ``q = 0.5`` is the median turning month; 0.25 and 0.75 the chart's interval."""
+    cdf = ds["turning_point_cdf"].sel(region=region).values.astype(float)
+    if bool(ds["in_shortage_at_base"].sel(region=region).values):
+        return pd.Timestamp(_base_time(ds))
+    hit = np.flatnonzero(cdf >= q - 1e-12)
+    return pd.Timestamp(_times(ds)[hit[0]]) if hit.size else None
+
+
+def _month_words(when: pd.Timestamp | None, horizon: str) -> str:
+    return f"after {horizon}" if when is None else when.strftime("%b %Y")
+
+
 def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = None) -> Figure:
     """When each region turns: the CDF of the turning point, and the share that never does.
 
@@ -515,6 +709,12 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
     with its percentage. Regions already in shortage at the base are marked in the legend
     and with a star at the first month. The left panel's title names the turning-point
     rule of the run (``ds.attrs["turning_point_rule"]``, see :func:`turning_rule_words`).
+
+    Each region's median turning month (the first month with CDF >= 50%,
+    :func:`turning_month_quantile`) is a circle on its curve at 50%, and the interval
+    between the months where the CDF first reaches 25% and 75% (the quartiles of the
+    turning month over the paths, :data:`TURNING_INTERVAL`) by two short horizontal dashes
+    on the curve; the legend names the three months ("after <horizon>" when censored).
 
     Parameters
     ----------
@@ -551,7 +751,11 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
         at_base = bool(ds["in_shortage_at_base"].sel(region=region).values)
         # P(turning point <= base) is 1 for a region already in shortage, else 0.
         cdf = np.concatenate([[1.0 if at_base else 0.0], cdf])
-        label = _region_label(region) + (" — in shortage at base" if at_base else "")
+        label = _region_label(ds, region) + (" — in shortage at base" if at_base else "")
+        when = {q: turning_month_quantile(ds, region, q) for q in (0.5, *TURNING_INTERVAL)}
+        if not at_base:
+            lo, hi = (_month_words(when[q], horizon) for q in TURNING_INTERVAL)
+            label += f" — median {_month_words(when[0.5], horizon)} (25-75%: {lo} to {hi})"
         national = region == "national"
         ax.step(
             steps_x,
@@ -562,6 +766,32 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
             ls="--" if national else "-",
             label=label,
         )
+        if when[0.5] is not None and not at_base:
+            ax.plot(
+                when[0.5],
+                0.5,
+                marker="o",
+                ms=6,
+                mfc="white",
+                mec=colours[region],
+                mew=1.6,
+                ls="none",
+                zorder=6,
+                gid=f"turning_median:{region}",
+            )
+        ends = [(when[q], q) for q in TURNING_INTERVAL if when[q] is not None and not at_base]
+        if ends:
+            ax.plot(
+                [t for t, _ in ends],
+                [q for _, q in ends],
+                marker="_",
+                ms=11,
+                mew=2.4,
+                ls="none",
+                color=colours[region],
+                zorder=6,
+                gid=f"turning_interval:{region}",
+            )
         if at_base:
             flagged.append(region)
             ax.plot(
@@ -590,6 +820,10 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
             Line2D([], [], ls="none", marker="*", ms=11, color="0.5", mec="black", mew=0.6)
         )
         labels.append("already at or above the threshold at the base")
+    handles.append(Line2D([], [], ls="none", marker="o", ms=6, mfc="white", mec="0.3", mew=1.6))
+    labels.append("median turning month (CDF reaches 50%)")
+    handles.append(Line2D([], [], ls="none", marker="_", ms=11, mew=2.4, color="0.3"))
+    labels.append("interval: CDF reaches 25% and 75%")
     legend = fig.legend(
         handles,
         labels,
@@ -608,7 +842,7 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
     for y, p in zip(ypos, censored, strict=True):
         axb.text(min(p, 1.0) + 0.02, y, _pct(p), va="center", ha="left", fontsize=9, clip_on=False)
     axb.set_yticks(ypos)
-    axb.set_yticklabels([_region_label(r) for r in regions], fontsize=9)
+    axb.set_yticklabels([_region_label(ds, r) for r in regions], fontsize=9)
     axb.set_ylim(len(regions) - 0.5, -0.5)
     axb.set_xlim(0, 1.32)
     axb.set_xticks([0, 0.5, 1.0])
@@ -624,26 +858,103 @@ def turning_point_plot(ds: xr.Dataset, regions: str | Sequence[str] | None = Non
 # --- scenario comparison ------------------------------------------------------------------
 
 
+#: Scenario colours: a scenario's colour is picked from its name (:func:`scenario_colours`).
+SCENARIO_PALETTE = tuple(plt.get_cmap("tab10")(k) for k in range(10))
+
+
+def scenario_colours(names: Iterable[str]) -> dict[str, tuple]:
+    """Colour of each scenario, a function of the names only, never of their order: each
+    name hashes (CRC-32) to a slot of :data:`SCENARIO_PALETTE`; names are placed in sorted
+    order, a taken slot passing to the next free one (so a set of up to ten names never
+    shares a colour; the same set gives the same colours in any order)."""
+    unique = sorted(set(map(str, names)))
+    taken: dict[int, str] = {}
+    out: dict[str, tuple] = {}
+    size = len(SCENARIO_PALETTE)
+    for name in unique:
+        slot = zlib.crc32(name.encode("utf-8")) % size
+        for k in range(size):  # first free slot; beyond ten names colours repeat
+            if (slot + k) % size not in taken:
+                slot = (slot + k) % size
+                break
+        taken.setdefault(slot, name)
+        out[name] = SCENARIO_PALETTE[slot]
+    return out
+
+
+def _points_label(v: float, _pos=None) -> str:
+    """A probability tick in signed percentage points, with as many decimals as the tick
+    needs (0.025 -> "+2.5", never a rounded "+2"), so the label always equals the value."""
+    pts = 100.0 * v
+    if abs(pts) < 1e-9:
+        return "0"
+    for decimals in range(4):
+        if abs(round(pts, decimals) - pts) < 1e-6:
+            break
+    return f"{pts:+.{decimals}f}".replace("-", "\N{MINUS SIGN}")
+
+
+def _from_compare(ds: xr.Dataset, labels: Sequence[str] | None) -> dict[str, xr.Dataset]:
+    """The two scenarios of a :func:`mcsd.analysis.compare.compare` result, the second
+    carrying the paired SE of the difference (``diff_p_shortage_se``) as ``paired_se``."""
+    needed = ["p_shortage_a", "p_shortage_b", "diff_p_shortage", "diff_p_shortage_se"]
+    _require(ds, "scenario_comparison", variables=needed, coords=["region", "time"])
+    if labels is None:
+        labels = (str(ds.attrs.get("priors_a", "a")), str(ds.attrs.get("priors_b", "b")))
+    label_a, label_b = (str(x) for x in labels)
+    if label_a == label_b:
+        label_a, label_b = f"{label_a} (A)", f"{label_b} (B)"
+    zero = xr.zeros_like(ds["p_shortage_a"])
+    keep = ["region_name"] if "region_name" in ds.coords else []
+    a = xr.Dataset({"p_shortage": ds["p_shortage_a"], "p_shortage_se": zero})
+    b = xr.Dataset(
+        {
+            "p_shortage": ds["p_shortage_b"],
+            "p_shortage_se": zero,
+            "paired_se": ds["diff_p_shortage_se"],
+        }
+    )
+    for part in (a, b):
+        part.attrs.update(ds.attrs)
+        for name in keep:
+            part.coords[name] = ds[name]
+    return {label_a: a, label_b: b}
+
+
 def scenario_comparison(
-    datasets: Mapping[str, xr.Dataset],
+    datasets: Mapping[str, xr.Dataset] | xr.Dataset,
     regions: str | Sequence[str] | None = None,
     kind: str = "fan",
     variable: str = "occupancy",
+    *,
+    labels: Sequence[str] | None = None,
 ) -> Figure:
     """Compare scenarios per region: overlaid fans, or the change in P(shortage).
 
     Parameters
     ----------
-    datasets : mapping of str to xarray.Dataset
-        Scenario name -> result, the first being the reference (e.g. the base case).
+    datasets : mapping of str to xarray.Dataset, or a compare() result
+        Scenario name -> result, the first being the reference (e.g. the base case). Or the
+        Dataset of :func:`mcsd.analysis.compare.compare` (``kind="difference"`` only; a
+        fan needs quantiles): b minus a with the paired standard error.
     regions : str or sequence of str, optional
         Default: the regions present in every dataset, in the first one's order.
     kind : {"fan", "difference"}
-        ``"fan"``: the median and the 5-95% band of ``variable`` per scenario, one colour
-        each. ``"difference"``: P(shortage) of each later scenario minus the first, with a
-        band of ±2 standard errors, ``sqrt(se_a**2 + se_b**2)`` (independent runs).
+        ``"fan"``: the median and the 5-95% band of ``variable`` per scenario. For
+        occupancy the threshold and the serving cap (``attrs["max_occupancy"]``) are
+        marked. ``"difference"``: P(shortage) of each later scenario minus the first, with a
+        band of ±2 standard errors. The SE is the *paired* one when known: a compare()
+        result's ``diff_p_shortage_se``, or a ``paired_se`` variable (region, time) in a
+        later scenario's Dataset (the SE of its difference from the first); otherwise
+        ``sqrt(se_a**2 + se_b**2)`` (independent runs).
     variable : str
         The quantile variable for ``kind="fan"``.
+    labels : pair of str, optional
+        With a compare() result: the names of scenarios a and b (default the priors'
+        names from its attributes).
+
+    Colours are a function of the scenario names (:func:`scenario_colours`), so a
+    scenario keeps its colour whatever the order of ``datasets``.
 
     Returns
     -------
@@ -654,8 +965,17 @@ def scenario_comparison(
     name = "scenario_comparison"
     if kind not in ("fan", "difference"):
         raise ValueError(f"kind must be 'fan' or 'difference', got {kind!r}")
+    if isinstance(datasets, xr.Dataset):
+        if "diff_p_shortage" not in datasets.data_vars:
+            raise ValueError(
+                "scenario_comparison needs a mapping of name -> Dataset, or a compare() result"
+            )
+        if kind != "difference":
+            raise ValueError("a compare() result has no quantiles: use kind='difference'")
+        datasets = _from_compare(datasets, labels)
     if not isinstance(datasets, Mapping) or not datasets:
         raise ValueError("scenario_comparison needs a non-empty mapping of name -> Dataset")
+    datasets = cast("Mapping[str, xr.Dataset]", datasets)  # a compare() result is converted
     if kind == "difference" and len(datasets) < 2:
         raise ValueError("kind='difference' needs at least two datasets (the first is the base)")
     for label, ds in datasets.items():
@@ -692,10 +1012,10 @@ def scenario_comparison(
                 f"common regions: {', '.join(common)}"
             )
 
-    colours = {n: plt.get_cmap("tab10")(k % 10) for k, n in enumerate(names)}
+    colours = scenario_colours(names)
     fig, axes, spare = _panel_grid(len(regions))
     handles: list = []
-    labels: list[str] = []
+    labels_out: list[str] = []
     first = datasets[names[0]]
     if kind == "fan":
         for label in names:
@@ -718,8 +1038,10 @@ def scenario_comparison(
                     Line2D([], [], color=colours[label], lw=1.8),
                 )
             )
-            labels.append(label)
+            labels_out.append(label)
         threshold = _threshold(first)
+        caps = {_serving_cap(d) for d in datasets.values()} - {None}
+        cap = caps.pop() if len(caps) == 1 else None  # different caps: none is "the" cap
         for ax, region in zip(axes, regions, strict=True):
             if variable == "occupancy":
                 ax.axhline(threshold, color="0.2", ls="--", lw=1.0)
@@ -734,16 +1056,33 @@ def scenario_comparison(
                     fontsize=8,
                     color="0.2",
                 )
+                if cap is not None:
+                    _draw_serving_cap(ax, cap, label=False)
+                    ax.annotate(
+                        f"{cap:.0%} serving cap",
+                        xy=(0.0, cap),
+                        xycoords=("axes fraction", "data"),
+                        xytext=(3, 3),
+                        textcoords="offset points",
+                        ha="left",
+                        va="bottom",
+                        fontsize=8,
+                        color="tab:blue",
+                    )
             _format_value_axis(ax, variable, first)
-            _finish_panel(ax, region, _base_time(first))
+            _finish_panel(ax, _region_label(first, region), _base_time(first))
         title = f"{_VARIABLE_TITLES.get(variable, variable)}: scenarios (median and 5-95% band)"
     else:
         ref = first
+        paired_all = True
         for label in names[1:]:
             ds = datasets[label]
+            paired = "paired_se" in ds.data_vars
+            paired_all &= paired
+            extra = ["paired_se"] if paired else []
             a, b = xr.align(
                 ref[["p_shortage", "p_shortage_se"]],
-                ds[["p_shortage", "p_shortage_se"]],
+                ds[["p_shortage", "p_shortage_se", *extra]],
                 join="inner",
             )
             if a.sizes["time"] == 0:
@@ -751,12 +1090,21 @@ def scenario_comparison(
             times = _times(a)
             for ax, region in zip(axes, regions, strict=True):
                 diff = (b["p_shortage"] - a["p_shortage"]).sel(region=region).values
-                se = np.hypot(
-                    a["p_shortage_se"].sel(region=region).values,
-                    b["p_shortage_se"].sel(region=region).values,
-                )
+                if paired:
+                    se = b["paired_se"].sel(region=region).values
+                else:
+                    se = np.hypot(
+                        a["p_shortage_se"].sel(region=region).values,
+                        b["p_shortage_se"].sel(region=region).values,
+                    )
                 ax.fill_between(
-                    times, diff - 2 * se, diff + 2 * se, color=colours[label], alpha=0.2, lw=0
+                    times,
+                    diff - 2 * se,
+                    diff + 2 * se,
+                    color=colours[label],
+                    alpha=0.2,
+                    lw=0,
+                    gid=f"difference_band:{label}",
                 )
                 ax.plot(times, diff, color=colours[label], lw=1.8)
             handles.append(
@@ -765,23 +1113,23 @@ def scenario_comparison(
                     Line2D([], [], color=colours[label], lw=1.8),
                 )
             )
-            labels.append(f"{label} − {names[0]}")
+            labels_out.append(f"{label} − {names[0]}")
         for ax, region in zip(axes, regions, strict=True):
             ax.axhline(0.0, color="0.3", lw=0.8)
-            ax.yaxis.set_major_formatter(
-                FuncFormatter(lambda v, _pos: f"{100 * v:+.0f}" if round(100 * v) else "0")
-            )
+            ax.yaxis.set_major_locator(MaxNLocator(nbins=7, steps=[1, 2, 2.5, 5, 10]))
+            ax.yaxis.set_major_formatter(FuncFormatter(_points_label))
             ax.set_ylabel("Δ P(shortage) (percentage points)")
-            _finish_panel(ax, region, _base_time(first))
-        title = "Change in P(shortage) against " + repr(names[0]) + " (band: ±2 standard errors)"
+            _finish_panel(ax, _region_label(first, region), _base_time(first))
+        which = "paired standard errors" if paired_all else "standard errors"
+        title = f"Change in P(shortage) against {names[0]!r}\n(band: ±2 {which})"
 
-    _place_legend(fig, spare, handles, labels, None)
+    _place_legend(fig, spare, handles, labels_out, None)
     fig.suptitle(title, fontsize=13)
     return fig
 
 
-def _finish_panel(ax, region: str, base: np.datetime64) -> None:
-    ax.set_title(_region_label(region), fontsize=11)
+def _finish_panel(ax, label: str, base: np.datetime64) -> None:
+    ax.set_title(label, fontsize=11)
     ax.set_xlim(left=base)
     _format_date_axis(ax)
     ax.grid(axis="y", color="0.85", lw=0.6)
@@ -890,28 +1238,11 @@ def save_figure(fig: Figure, path: str | os.PathLike, fmt: str, dpi: int = DPI) 
     temporary file and leaves an earlier file at ``path`` intact, never half-written.
     ``ValueError`` if ``path`` exists and is not a regular file.
     """
+    from mcsd.results.io import atomic_write
+
     target = Path(path)
     _check_regular_target(target)
-    folder = target.parent if str(target.parent) else Path(".")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=_temp_prefix(folder, target.name), suffix=_TEMP_SUFFIX, dir=folder
-        )
-        with os.fdopen(fd, "wb") as handle:
-            fig.savefig(handle, dpi=dpi, format=fmt)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain write would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-        tmp = None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return target
+    return atomic_write(target, lambda handle: fig.savefig(handle, dpi=dpi, format=fmt))
 
 
 # --- sensitivity (mcsd.sensitivity) -------------------------------------------------------
@@ -940,7 +1271,8 @@ def tornado_chart(
         Also draw the first-order index (a thinner, darker bar inside the total).
 
     Groups are sorted by total index, largest on top; whiskers are the 95% bootstrap
-    intervals when ``sens`` has them.
+    intervals when ``sens`` has them. The title names the region by ``sens.region_name``
+    (its id without it); the run stamp is a figure-level x label under the axis label.
     """
     if output not in ("shortage", "turning_month"):
         raise ValueError(f"output must be 'shortage' or 'turning_month', got {output!r}")
@@ -1004,7 +1336,7 @@ def tornado_chart(
     what = "shortage (occupancy >= threshold)" if output == "shortage" else "turning-point month"
     if output == "turning_month":
         when += f"\n{turning_rule_words(sens)}"
-    ax.set_title(f"{_region_label(region)}: {what}{when}", fontsize=10)
+    ax.set_title(f"{_region_label(sens, region)}: {what}{when}", fontsize=10)
     if np.all(np.isnan(total)):
         ax.text(
             0.5,
@@ -1016,5 +1348,8 @@ def tornado_chart(
             color="0.4",
         )
     ax.legend(loc="lower right", fontsize=8, frameon=False)
-    fig.text(0.99, 0.005, _provenance(sens), ha="right", va="bottom", fontsize=6.5, color="0.5")
+    stamp = _provenance(sens)
+    if stamp:
+        # a figure-level x label: the constrained layout keeps it below the axis label
+        fig.supxlabel(stamp, x=0.99, ha="right", fontsize=6.5, color="0.5")
     return fig

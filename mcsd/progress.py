@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TextIO
+from typing import Any, TextIO
 
 COMPILE_NOTICE = "compiling kernels (first run only)..."
 
@@ -34,8 +34,9 @@ def kernels_cached() -> bool | None:
     if getattr(kernel, "signatures", None):
         return True  # compiled or loaded earlier in this process
     try:
-        index = kernel._cache._cache_file._load_index()  # {} when absent or stale
-        magic = kernel.targetctx.codegen().magic_tuple()  # the CPU and its features
+        dispatcher: Any = kernel  # numba internals, untyped
+        index = dispatcher._cache._cache_file._load_index()  # {} when absent or stale
+        magic = dispatcher.targetctx.codegen().magic_tuple()  # the CPU and its features
         code = hashlib.sha256(kernel.py_func.__code__.co_code).hexdigest()
         return any(key[1] == magic and key[2][0] == code for key in index)
     except Exception:  # a private layout: say nothing rather than something wrong

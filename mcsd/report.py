@@ -36,7 +36,6 @@ import base64
 import html
 import io
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -726,27 +725,7 @@ def write_report(ds: xr.Dataset, path: str | os.PathLike[str]) -> Path:
     folder, synced and renamed over ``path``: a failure or an interruption (any exception,
     Ctrl-C) leaves an earlier file at ``path`` intact and no temporary file behind.
     """
-    from mcsd.results.io import _TEMP_SUFFIX, _temp_prefix
+    from mcsd.results.io import atomic_write
 
     data = html_report(ds).encode("utf-8")
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=_temp_prefix(folder, target.name), suffix=_TEMP_SUFFIX, dir=folder
-        )
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain write would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-        tmp = None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return target
+    return atomic_write(path, lambda handle: handle.write(data))

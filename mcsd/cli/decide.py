@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from mcsd.engine.defaults import DEFAULT_PATHS, DEFAULT_SEED
 
@@ -73,7 +74,7 @@ def priors_from_args(args: argparse.Namespace, source: object = _FROM_ARGS):
     from mcsd.priors.changes import apply_changes, parse_change
     from mcsd.priors.loader import load_priors
 
-    path = getattr(args, "priors", None) if source is _FROM_ARGS else source
+    path: Any = getattr(args, "priors", None) if source is _FROM_ARGS else source
     sets = [parse_change("set", t) for t in getattr(args, "set_changes", None) or ()]
     scales = [parse_change("scale", t) for t in getattr(args, "scale_changes", None) or ()]
     if not sets and not scales:

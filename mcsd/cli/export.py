@@ -22,7 +22,6 @@ line on stderr.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 PROG = "mcsd export"
@@ -66,14 +65,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    from mcsd.cli.text import safe
+    from mcsd.cli.text import error_line
 
-    line = " ".join(safe(message).split())
-    try:
-        print(f"{PROG}: error: {line}", file=sys.stderr)
-    except (OSError, ValueError):  # stderr gone too: nothing left to tell
-        pass
-    return 2
+    return error_line(PROG, message)
 
 
 def _check_folder(folder: Path) -> str | None:

@@ -62,14 +62,9 @@ def register(subparsers) -> argparse.ArgumentParser:
 
 
 def _error(message: str) -> int:
-    from mcsd.cli.text import safe
+    from mcsd.cli.text import error_line
 
-    line = " ".join(safe(message).split())
-    try:
-        print(f"{PROG}: error: {line}", file=sys.stderr)
-    except (OSError, ValueError):  # stderr gone too: nothing left to tell
-        pass
-    return 2
+    return error_line(PROG, message)
 
 
 def output_paths(out: Path, kind: str, formats: tuple[str, ...]) -> list[Path]:

@@ -10,6 +10,7 @@ recolour the terminal, hide text or break the one-line shape of an error message
 from __future__ import annotations
 
 import re
+import sys
 import unicodedata
 
 # C0 controls, DEL, C1 controls; bidirectional embeddings, overrides and isolates; the line
@@ -33,3 +34,13 @@ def safe(value: object) -> str:
 def has_control(text: str) -> bool:
     """Whether ``text`` holds a character :func:`safe` would escape (or another ``Cc``)."""
     return bool(_UNSAFE.search(text)) or any(unicodedata.category(c) == "Cc" for c in text)
+
+
+def error_line(prog: str, message: str) -> int:
+    """Print ``PROG: error: MESSAGE`` as one safe line on stderr; return exit code 2."""
+    line = " ".join(safe(message).split())
+    try:
+        print(f"{prog}: error: {line}", file=sys.stderr)
+    except (OSError, ValueError):  # stderr gone too: nothing left to tell
+        pass
+    return 2

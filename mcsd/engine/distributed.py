@@ -134,8 +134,9 @@ def kernel_target() -> dict[str, str]:
         from numba.core.codegen import get_host_cpu_features
 
         triple = ll.get_process_triple()
-        name = config.CPU_NAME or ll.get_host_cpu_name()
-        features = config.CPU_FEATURES or get_host_cpu_features()
+        cfg: Any = config  # CPU_NAME / CPU_FEATURES exist at run time, not in its stubs
+        name = cfg.CPU_NAME or ll.get_host_cpu_name()
+        features = cfg.CPU_FEATURES or get_host_cpu_features()
     return {"cpu": f"{triple} {name}", "cpu_features": str(features)}
 
 
@@ -280,12 +281,14 @@ def _refusal(exc: BaseException) -> str | None:
     """The OS reason (e.g. "Connection refused") if ``exc`` or its causes is a refused or
     unroutable connection or an unknown host name, else None."""
     seen = 0
-    while exc is not None and seen < 8:
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        exc = cur
         if isinstance(exc, socket.gaierror) and exc.errno in (socket.EAI_NONAME,):
             return f"unknown host: {exc.strerror}"
         if isinstance(exc, OSError) and exc.errno in _FATAL_ERRNOS:
-            return exc.strerror or os.strerror(exc.errno)
-        exc = exc.__cause__ or exc.__context__
+            return exc.strerror or os.strerror(exc.errno or 0)
+        cur = exc.__cause__ or exc.__context__
         seen += 1
     return None
 

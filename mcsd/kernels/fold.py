@@ -242,11 +242,11 @@ def fold_occupancy(
 
 
 @jit
-def fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf, has_deferred):
+def fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf, deferred_any):
     """Fold month t's served demand, supply, unmet and deferred demand (rows ``_MW_ROWS`` of
     work: (8, R1, block)) into the pending histograms (mw_pend: (N_MW_VARS x R1 x T, bins))
-    and the min/max. Without pre-leases (``has_deferred`` False) deferred demand is 0 on
-    every path: counted at once."""
+    and the min/max. Where no path of the block has deferred demand (deferred_any (R1, T)
+    int64 is 0: always without pre-leases) it is 0 on every path: counted at once."""
     n_mw = mw_pend.shape[1] - 2
     R1 = mw_touch.shape[1]
     T = mw_touch.shape[2]
@@ -256,7 +256,7 @@ def fold_mw(work, t, nb, lo, inv_width, mw_pend, mw_touch, vmin, vmax, kbuf, has
             base = lo[v, r, t]
             iw = inv_width[v, r, t]
             c = (v * R1 + r) * T + t
-            if v == VAR_DEFERRED - 1 and not has_deferred:
+            if v == VAR_DEFERRED - 1 and deferred_any[r, t] == 0:
                 k0 = _mw_bin(0.0, base, iw, n_mw)
                 key0 = _order_key(0.0)
                 _merge_min_max(vmin, vmax, v + 1, r, t, key0, key0)

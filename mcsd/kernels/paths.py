@@ -91,6 +91,7 @@ def simulate_paths(
     fb = block if m.has_firm else 0  # firm requests and deferred demand, when any
     firm = np.zeros((R, T, fb))
     deferred = np.zeros((R, T, fb))
+    deferred_any = np.zeros((R1, T), dtype=np.int64)  # per block: some path has deferred MW
     year_end = m.turning_year_end
     sustain = 1 if year_end else m.sustain
     year_req = np.empty((m.profiles.shape[0], R, K, block))
@@ -125,7 +126,7 @@ def simulate_paths(
         )
         additions(m.proj_region, m.proj_capacity_mw, delivery, nb, add)
         if m.has_firm:
-            firm_requests(m, delivery, inputs.event_on, nb, firm, deferred)
+            firm_requests(m, delivery, inputs.event_on, nb, firm, deferred, deferred_any)
         for r in range(R1):
             start = 1 if m.in_shortage_at_base[r] else 0
             for i in range(nb):
@@ -184,7 +185,7 @@ def simulate_paths(
                 counts.vmin,
                 counts.vmax,
                 kbuf,
-                m.has_pre_lease,
+                deferred_any,
             )
             if keep:
                 for r in range(R1):

@@ -48,9 +48,10 @@ def additions(proj_region, proj_capacity_mw, delivery, nb, add):
 
 
 @jit
-def firm_requests(m, delivery, event_on, nb, firm, deferred):
+def firm_requests(m, delivery, event_on, nb, firm, deferred, deferred_any):
     """firm (R, T, block): MW requested outside the increments per region, month and path;
-    deferred (R, T, block): pre-leased MW waiting for a late hall.
+    deferred (R, T, block): pre-leased MW waiting for a late hall; deferred_any (R + 1, T)
+    int64: 1 where some path of the block has deferred demand (row R: the national sum).
 
     A pre-lease is requested in its hall's delivery month d (nothing when d > T); a
     cancelled hall's (delivery 0) at its scheduled month s; from s up to d - 1 it is
@@ -59,7 +60,9 @@ def firm_requests(m, delivery, event_on, nb, firm, deferred):
     """
     firm[:, :, :] = 0.0
     deferred[:, :, :] = 0.0
+    deferred_any[:, :] = 0
     T = firm.shape[1]
+    R = firm.shape[0]
     for j in range(m.pre_lease_mw.shape[0]):
         x = m.pre_lease_mw[j]
         if x > 0.0:
@@ -75,6 +78,8 @@ def firm_requests(m, delivery, event_on, nb, firm, deferred):
                         firm[r, d - 1, i] += x
                     for t in range(s - 1, min(d, T + 1) - 1):
                         deferred[r, t, i] += x
+                        deferred_any[r, t] = 1
+                        deferred_any[R, t] = 1
     for e in range(m.event_mw.shape[0]):
         r = m.event_region[e]
         t = m.event_month[e] - 1

@@ -39,8 +39,7 @@ import json
 import math
 import os
 import re
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +109,7 @@ def _variables(ds: xr.Dataset) -> list[str]:
     return [*map(str, ds.data_vars), *(str(c) for c in ds.coords if c not in ds.dims)]
 
 
-def _canonical(ds: xr.Dataset, dims: Iterable[str]) -> tuple[str, ...]:
+def _canonical(ds: xr.Dataset, dims: Iterable[Hashable]) -> tuple[str, ...]:
     order = {d: i for i, d in enumerate(DIM_ORDER)}
     rest = {d: len(DIM_ORDER) + i for i, d in enumerate(map(str, ds.dims))}
     return tuple(sorted(map(str, dims), key=lambda d: order.get(d, rest.get(d, 1 << 30))))
@@ -331,30 +330,12 @@ def csv_paths(ds: xr.Dataset, folder: str | os.PathLike, *, paths: bool = True) 
 def _atomic(target: Path, write: Callable[[str], None]) -> Path:
     """Call ``write(temporary path)``, sync it and rename it over ``target``; on any error
     or interrupt remove the temporary file and leave ``target`` as it was."""
-    from mcsd.results.io import _temp_prefix
+    from mcsd.results.io import atomic_replace
 
-    folder = target.parent if str(target.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=_temp_prefix(folder, target.name), suffix=".tmp", dir=folder)
-    os.close(fd)
-    done = False
     try:
-        write(tmp)
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        umask = os.umask(0)  # mkstemp makes the file private: give a plain write's mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-        done = True
+        return atomic_replace(target, write)
     except OSError as exc:  # name the target, not the temporary file
         raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(target)) from exc
-    finally:
-        if not done:
-            Path(tmp).unlink(missing_ok=True)
-    return target
 
 
 def write_csv(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 import xarray as xr
 
@@ -44,6 +46,47 @@ def _temp_prefix(folder: Path, name: str) -> str:
     return f".{name}."
 
 
+def atomic_replace(path: str | os.PathLike, write_to: Callable[[str], None]) -> Path:
+    """Write a file atomically: ``write_to(temporary path)`` in the target's folder
+    (``.<name>.<random>.tmp``), then sync it, give it the permissions a plain write would
+    (mkstemp makes it 0600) and rename it over ``path``. Any exception or interruption
+    (``KeyboardInterrupt``, ``SystemExit``) removes the temporary file and leaves an earlier
+    file at ``path`` intact, never half-written."""
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(
+        prefix=_temp_prefix(folder, target.name), suffix=_TEMP_SUFFIX, dir=folder
+    )
+    os.close(fd)
+    done = False
+    try:
+        write_to(tmp)
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, target)
+        done = True
+    finally:
+        if not done:
+            Path(tmp).unlink(missing_ok=True)
+    return target
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """``atomic_replace`` for a writer of a binary file object."""
+
+    def write_to(tmp: str) -> None:
+        with open(tmp, "wb") as handle:
+            write(handle)
+
+    return atomic_replace(path, write_to)
+
+
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
@@ -53,32 +96,18 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     interrupted (``KeyboardInterrupt``, ``SystemExit``, e.g. from a SIGTERM handler)
     removes the temporary file and leaves any earlier file at ``path`` intact.
     """
-    target = Path(path)
-    folder = target.parent if str(target.parent) else Path(".")
     image = ds.to_netcdf(engine="h5netcdf")  # bytes (memoryview); HDF5 never sees the disk
-    tmp: str | None = None
-    try:
-        fd, tmp = tempfile.mkstemp(
-            prefix=_temp_prefix(folder, target.name), suffix=_TEMP_SUFFIX, dir=folder
-        )
-        with os.fdopen(fd, "wb", buffering=0) as handle:
+
+    def write_to(tmp: str) -> None:
+        with open(tmp, "wb", buffering=0) as handle:
             view = memoryview(image).cast("B")
             for start in range(0, len(view), _CHUNK):
                 chunk = view[start : start + _CHUNK]
                 while chunk:
                     written = handle.write(chunk)
                     chunk = chunk[written:]
-            os.fsync(handle.fileno())
-        # mkstemp makes the file private (0600); give it the permissions a plain write would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-        tmp = None
-    finally:
-        if tmp is not None:
-            Path(tmp).unlink(missing_ok=True)
-    return target
+
+    return atomic_replace(path, write_to)
 
 
 def read_result(path: str | os.PathLike) -> xr.Dataset:

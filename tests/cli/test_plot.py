@@ -133,7 +133,14 @@ def make_result(
                 {"long_name": "in shortage at the base", "units": "1"},
             ),
         },
-        coords={"region": region, "time": time, "quantile": QUANTILES, "level": LEVELS},
+        coords={
+            "region": region,
+            # display names, as the engine's region_name coordinate carries the priors' names
+            "region_name": ("region", [plot.REGION_LABELS.get(r, r) for r in region]),
+            "time": time,
+            "quantile": QUANTILES,
+            "level": LEVELS,
+        },
         attrs={
             "threshold": 0.8,
             "n_paths": n_paths,

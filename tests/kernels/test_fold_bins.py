@@ -88,7 +88,8 @@ def test_mw_bins_and_extremes():
     touch[..., 0], touch[..., 1] = n_bins + 2, -1
     vmin, vmax = np.full((V + 1, R1, T), np.inf), np.full((V + 1, R1, T), -np.inf)
     kbuf = np.empty(nb, np.uint32)
-    fold.fold_mw(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, kbuf, True)
+    some = np.ones((R1, T), np.int64)  # deferred demand on some path: fold every value
+    fold.fold_mw(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, kbuf, some)
     for v in range(1, V + 1):
         xv = x * v
         y = (xv - lo[v - 1, 0, 0]) * inv_width[v - 1, 0, 0]

@@ -382,7 +382,8 @@ def _fold_mw(kernel, x, base, width, n_bins):
     touch = np.empty((V, 1, 1, 2), np.int64)
     touch[..., 0], touch[..., 1] = n_bins + 2, -1
     vmin, vmax = np.full((V + 1, 1, 1), np.inf), np.full((V + 1, 1, 1), -np.inf)
-    kernel(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, np.empty(nb, np.uint32), True)
+    some = np.ones((1, 1), np.int64)  # deferred demand on some path: fold every value
+    kernel(work, 0, nb, lo, inv_width, pend, touch, vmin, vmax, np.empty(nb, np.uint32), some)
     return pend, touch, vmin, vmax, lo, inv_width
 
 
