@@ -465,6 +465,7 @@ OLD_ATTRS = {
     "Conventions": "CF-1.8",
 }  # fmt: skip
 NEW_VARIABLES = ("deferred_demand", "deferred_demand_path")
+NEW_COORDS = ("region", "region_name")  # region: object dtype (no byte digest); region_name new
 
 
 def explicit_defaults(priors):
@@ -492,7 +493,9 @@ def explicit_defaults(priors):
 def old_part_digests(ds):
     """Digests of the variables and coordinates the results had before issue 16."""
     out = {n: digest(ds[n].values) for n in sorted(ds.data_vars) if n not in NEW_VARIABLES}
-    out.update({f"coord:{n}": digest(ds[n].values) for n in sorted(ds.coords) if n != "region"})
+    out.update(
+        {f"coord:{n}": digest(ds[n].values) for n in sorted(ds.coords) if n not in NEW_COORDS}
+    )
     assert list(ds.region.values) == ["A", "B", "national"]  # object dtype: no byte digest
     return out
 
@@ -508,7 +511,13 @@ def test_defaults_reproduce_the_engine_before_issue_16(explicit):
     for k, v in OLD_ATTRS.items():
         assert ds.attrs[k] == v, k
     assert ds.attrs["turning_point_rule"] == "first_month"
-    new_attrs = {"created", "mcsd_version", "turning_point_rule", "deferred_demand_max_bin_width"}
+    new_attrs = {
+        "created",
+        "mcsd_version",
+        "turning_point_rule",
+        "deferred_demand_max_bin_width",
+        "mcsd_result_kind",  # the result-format marker names the kind (issue 18)
+    }
     assert set(ds.attrs) - set(OLD_ATTRS) <= new_attrs
     for name in NEW_VARIABLES:  # no pre-leases: nothing deferred
         assert np.all(ds[name].values == 0.0), name

@@ -32,7 +32,7 @@ from mcsd.testing.toy import Z4, all_mechanisms_priors
 pytestmark = pytest.mark.slow
 
 N_E = 1_000_000
-N_R = 400_000  # the reference: 22-50 s on 2 busy cores (1.1-2.5 s per 20 000 paths)
+N_R = 250_000  # the reference: 14-30 s on 2 busy cores (1.1-2.5 s per 20 000 paths)
 Q = np.round(np.arange(1, 20) * 0.05, 2)
 PROB_VARS = (
     "p_shortage",
