@@ -128,11 +128,15 @@ def _regions(ds: xr.Dataset) -> list[str]:
     return [str(r) for r in ds["region"].values]
 
 
-def _region_label(region: str) -> str:
-    from mcsd.plot import REGION_LABELS
-
-    label = REGION_LABELS.get(region)
-    return f"{label} ({region})" if label else region
+def _region_label(ds: xr.Dataset, region: str) -> str:
+    """``Name (id)`` from the result's ``region_name`` coordinate (the priors' names); the id
+    alone when the two agree or the result has no such coordinate (older files)."""
+    name = region
+    if "region_name" in ds.coords and "region" in ds["region_name"].dims:
+        ids, names_ = ds["region"].values, ds["region_name"].values
+        names = dict(zip(map(str, ids), map(str, names_), strict=True))
+        name = names.get(region, region)
+    return f"{name} ({region})" if name != region else region
 
 
 def year_ends(ds: xr.Dataset) -> list[tuple[int, int]]:
@@ -200,7 +204,7 @@ def _year_table(
                 s = float(ds[se_var].sel(sel).values)
                 cell.append(Cell(fmt_se(s), s, {"var": se_var, **keys}, css="se"))
             cells.append(cell)
-        rows.append((_region_label(region), cells))
+        rows.append((_region_label(ds, region), cells))
     return _table(caption, header, rows, note=note, name=var)
 
 
@@ -339,7 +343,7 @@ def summary_tables(ds: xr.Dataset) -> list[str]:
                     "time": _month(ds, i).strftime("%Y-%m-%d"),
                 }
                 columns.append(_frame_cells(by_year, "by_year", (region, year), stem, keys))
-            rows.append((_region_label(region), columns))
+            rows.append((_region_label(ds, region), columns))
         if stem in ("p_short_any_month", "p_short_all_months"):  # the calendar year
             header = ["region"] + [_calendar_year(ds, y, i) for y, i in ends]
         else:  # the year's last month
@@ -386,7 +390,7 @@ def _turning_table(ds: xr.Dataset, by_region: pd.DataFrame) -> str:
             value = "" if _is_missing(y) else str(int(y))
             keys_ = {"frame": "by_region", "col": "study_turn_year", **keys}
             cols.append([Cell(text, value, keys_)])
-        rows.append((_region_label(region), cols))
+        rows.append((_region_label(ds, region), cols))
     return _table(
         "Turning point",
         header,
@@ -515,7 +519,7 @@ def compare_section(ds: xr.Dataset) -> list[str]:
             for var in ("p_no_turning_point_a", "p_no_turning_point_b"):
                 v = float(ds[var].sel(region=region).values)
                 cols.append([Cell(fmt_probability(v), v, {"var": var, "region": region})])
-            rows.append((_region_label(region), cols))
+            rows.append((_region_label(ds, region), cols))
         out.append(
             _table(
                 "P(no turning point by the horizon)",
@@ -590,7 +594,7 @@ def prior_posterior_section(ds: xr.Dataset) -> list[str]:
                 keys = {"region": region}
                 rows.append(
                     (
-                        _region_label(region),
+                        _region_label(ds, region),
                         [
                             [Cell(fmt_probability(a), a, {"var": prior, **keys})],
                             [Cell(fmt_probability(b), b, {"var": post, **keys})],

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import os
 from html.parser import HTMLParser
 from pathlib import Path
@@ -432,3 +433,21 @@ def test_cli_through_main(result_file, tmp_path, capsys, monkeypatch):
     out = tmp_path / "r.html"
     assert main(["report", str(result_file), "-o", str(out)]) == 0
     assert out.read_text() == "<!DOCTYPE html>\n"
+
+
+def test_region_rows_are_labelled_with_the_priors_names() -> None:
+    """The tables label each region by the result's region_name coordinate (the priors'
+    names), with the id beside it; an old file without the coordinate shows the ids."""
+    import mcsd
+    from mcsd.testing.toy import buyer, make_priors, region
+
+    priors = make_priors(
+        [region("a", 50.0, 100.0), region("b", 10.0, 100.0)], [buyer("x", {"a": {2025: 5.0}})]
+    )
+    named = dataclasses.replace(priors.regions[0], name="My Yangtze")
+    priors = dataclasses.replace(priors, regions=(named, priors.regions[1]))
+    ds = mcsd.simulate(priors, n_paths=200, seed=1, progress=False)
+    assert "My Yangtze (a)" in report.html_report(ds)
+    old = ds.drop_vars("region_name")
+    page = report.html_report(old)
+    assert "My Yangtze" not in page
