@@ -116,6 +116,14 @@ def _worker_run(spec: dict) -> dict:
         def call(k: int) -> None:
             mcsd.simulate(priors, k, SEED, threads=threads, progress=False)
 
+    elif impl == "nowcast":  # weighted by the shipped example observations
+        from mcsd.priors.observations import load_observations
+
+        obs = load_observations("observations_example", priors)
+
+        def call(k: int) -> None:
+            mcsd.simulate(priors, k, SEED, threads=threads, progress=False, observations=obs)
+
     else:
         from mcsd.testing.reference import reference_simulate
 
@@ -290,6 +298,7 @@ def plan(quick: bool) -> dict:
     if quick:
         return {
             "engine_sizes": [10**3, 10**4],
+            "nowcast_sizes": [10**4],
             "reference_sizes": [10**3, 10**4],
             "threads": [1, 2],
             "repeats": lambda n: 1,
@@ -297,6 +306,7 @@ def plan(quick: bool) -> dict:
         }
     return {
         "engine_sizes": [10**4, 10**5, 10**6, 10**7],
+        "nowcast_sizes": [10**5, 10**6],
         "reference_sizes": [10**4, 10**5, 10**6],
         "threads": [1, 2],
         "repeats": lambda n: 3 if n <= 10**5 else 1,
@@ -366,13 +376,34 @@ def run_benchmarks(
                 )
                 rows.append({"impl": "engine", "paths": n, "threads": th, "repeats": reps, **res})
                 checkpoint({"compile": comp, "rows": rows, "notes": notes})
+        if n in p["nowcast_sizes"]:
+            reps = p["engine_repeats"](n)
+            for th in p["threads"]:
+                _log(f"nowcast   {n:>9,} paths, {th} thread(s) ...")
+                res = _spawn(
+                    {"kind": "run", "impl": "nowcast", "paths": n, "threads": th, "repeats": reps}
+                )
+                rows.append({"impl": "nowcast", "paths": n, "threads": th, "repeats": reps, **res})
+                checkpoint({"compile": comp, "rows": rows, "notes": notes})
 
     ref_s = {r["paths"]: r["seconds"] for r in rows if r["impl"] == "reference" and "seconds" in r}
+    plain_s = {
+        (r["paths"], r["threads"]): r["seconds"]
+        for r in rows
+        if r["impl"] == "engine" and "seconds" in r
+    }
     for r in rows:
         if "seconds" in r:
             r["paths_per_s"] = r["paths"] / r["seconds"]
-        if r["impl"] == "engine" and "seconds" in r and r["paths"] in ref_s:
+        if r["impl"] in ("engine", "nowcast") and "seconds" in r and r["paths"] in ref_s:
             r["speedup_vs_reference"] = ref_s[r["paths"]] / r["seconds"]
+        if r["impl"] == "nowcast" and "seconds" in r and (r["paths"], r["threads"]) in plain_s:
+            r["cost_vs_unweighted"] = r["seconds"] / plain_s[(r["paths"], r["threads"])]
+    notes.append(
+        "nowcast = the engine weighted by priors/observations_example.toml (two measurements, "
+        "two pinned halls: three passes over the paths); cost_vs_unweighted = its seconds / "
+        "the unweighted engine's at the same paths and threads"
+    )
     notes.append(
         "speedup_vs_reference = reference seconds / engine seconds at the same size: the "
         "single-threaded reference number is the denominator for both engine thread counts"
@@ -400,6 +431,8 @@ def _fmt_row(r: dict) -> str:
         return f"{r['paths']:>11,}  {impl:<9}  {th:>9}  ERROR: {r['error'][:80]}"
     speed = r.get("speedup_vs_reference")
     speed_s = f"{speed:.1f}x" if speed is not None else "-"
+    if "cost_vs_unweighted" in r:
+        speed_s += f" ({r['cost_vs_unweighted']:.2f}x unw.)"
     return (
         f"{r['paths']:>11,}  {impl:<9}  {th:>9}  {r['seconds']:>10.3f}  "
         f"{r['paths_per_s']:>12,.0f}  {speed_s:>10}  {r['peak_rss_mb']:>8.0f}  "

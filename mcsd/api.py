@@ -27,7 +27,7 @@ from mcsd.results.accumulators import Accumulators
 from mcsd.results.dataset import build_dataset
 from mcsd.results.histograms import max_bin_width
 from mcsd.results.provenance import provenance
-from mcsd.results.variables import DEFAULT_LEVELS, DEFAULT_QUANTILES
+from mcsd.results.variables import DEFAULT_LEVELS, DEFAULT_QUANTILES, Finals
 
 
 def check_probabilities(
@@ -84,6 +84,7 @@ def simulate(
     target_se: float | None = None,
     max_paths: int | None = None,
     se_cells: Mapping[str, Any] | None = None,
+    observations: Any = None,
 ) -> xr.Dataset:
     """Monte Carlo (or point-mode) run of the regional stock model.
 
@@ -129,6 +130,12 @@ def simulate(
     target_se, max_paths, se_cells
         A precision-targeted run: ``simulate_to_precision(priors, target_se, ...)``;
         ``n_paths`` is then ignored.
+    observations : Observations, path, name or None
+        A nowcast (``mcsd.priors.observations``): every estimate is weighted by the
+        likelihood of these measurements, project facts pin their halls' draws; the result
+        adds ``X_prior`` copies, the observations, ``effective_sample_size`` and, below
+        ``ESS_FLOOR`` (1000), a ``nowcast_warning`` attr. Costs two passes over the paths
+        (three with pinned facts). Not with ``point``.
 
     Returns
     -------
@@ -142,6 +149,20 @@ def simulate(
     n, seed, nthreads = validate_run(
         n_paths, seed, threads, priors=p if local else None, keep_paths=keep_paths and not point
     )
+    if observations is not None:
+        from mcsd.priors.observations import as_observations
+
+        obs = as_observations(observations, p)
+        if point:
+            raise ValueError("observations cannot be combined with point mode")
+        if obs is not None:
+            if target_se is not None:
+                if keep_paths or client is not None:
+                    raise ValueError("target_se cannot be combined with keep_paths or client")
+                return _nowcast_to_precision(
+                    p, obs, target_se, seed, max_paths, se_cells, nthreads, q, lv, progress
+                )
+            return nowcast(p, obs, n, seed, nthreads, q, lv, keep_paths, progress, client)
     if target_se is not None:
         if point or keep_paths or client is not None:
             raise ValueError("target_se cannot be combined with point, keep_paths or client")
@@ -223,3 +244,166 @@ def simulate_to_precision(
     ds = result_dataset(p, run, acc, q, lv, seed)
     ds.attrs.update(report)
     return ds
+
+
+def _nowcast_accumulators(
+    p: Priors,
+    obs: Any,
+    n: int,
+    seed: int,
+    threads: int,
+    keep: Kept | None,
+    progress: bool | None,
+    client: Any = None,
+) -> tuple[CompiledRun, CompiledRun, Accumulators, Accumulators, Any]:
+    """(pinned run, prior run, prior accumulators, weighted run's accumulators, weighted
+    accumulators) of a nowcast (``mcsd.engine.weighting``)."""
+    from mcsd.engine.weighting import (
+        ObservationArrays,
+        max_log_weight_pass,
+        no_consistent_path,
+        weight_scale_bits,
+        weighted_pass,
+    )
+
+    pins = obs.pins(p)
+    run = CompiledRun.build(p, seed, pins=pins)
+    prior_run = CompiledRun.build(p, seed) if pins else run
+    arrays = ObservationArrays.build(p, obs)
+    bits = weight_scale_bits(n)
+    passes = 3 if pins else 2
+    if arrays.var.size == 0 and arrays.fact_project.size == 0:
+        # pins only: every weight is equal, so the pinned run itself is the answer, exactly
+        with progress_bar(2 * n, enabled=progress) as bar:
+            if client is not None:
+                from mcsd.engine.distributed import run_distributed
+
+                acc = run_distributed(client, run, n, on_progress=bar)
+                prior_acc = run_distributed(client, prior_run, n, on_progress=bar)
+            else:
+                acc = run_paths(run, n, threads, keep=keep, on_progress=bar)
+                prior_acc = run_paths(prior_run, n, threads, on_progress=bar)
+        return run, prior_run, prior_acc, acc, None
+    if client is not None:
+        from mcsd.engine.distributed import run_distributed, run_distributed_weighted
+
+        with progress_bar(passes * n, enabled=progress) as bar:
+            acc, shift = run_distributed_weighted(client, run, arrays, n, on_progress=bar)
+            if not np.isfinite(shift):
+                raise no_consistent_path(obs.name)
+            prior_acc = acc if not pins else run_distributed(client, prior_run, n, on_progress=bar)
+            acc, wacc = run_distributed_weighted(
+                client, run, arrays, n, shift=shift, scale_bits=bits, on_progress=bar
+            )
+        return run, prior_run, prior_acc, acc, wacc
+    with progress_bar(passes * n, enabled=progress) as bar:
+        acc, shift = max_log_weight_pass(run, arrays, n, threads, on_progress=bar)
+        if not np.isfinite(shift):
+            raise no_consistent_path(obs.name)
+        prior_acc = acc if not pins else run_paths(prior_run, n, threads, on_progress=bar)
+        acc, wacc = weighted_pass(run, arrays, n, threads, shift, bits, keep=keep, on_progress=bar)
+    return run, prior_run, prior_acc, acc, wacc
+
+
+def nowcast(
+    p: Priors,
+    obs: Any,
+    n: int,
+    seed: int,
+    threads: int,
+    q: np.ndarray,
+    lv: np.ndarray,
+    keep_paths: bool = False,
+    progress: bool | None = None,
+    client: Any = None,
+) -> xr.Dataset:
+    """``simulate`` with observations: the weighted Dataset (``mcsd.results.nowcast``)."""
+    if keep_paths and client is not None:
+        raise ValueError("observations with a client cannot keep paths (keep_paths)")
+    run = CompiledRun.build(p, seed)
+    kept = run.new_kept(n) if keep_paths else None
+    run, prior_run, prior_acc, acc, wacc = _nowcast_accumulators(
+        p, obs, n, seed, threads, kept, progress, client
+    )
+    return nowcast_dataset(p, obs, run, prior_run, prior_acc, acc, wacc, q, lv, seed, kept)
+
+
+def nowcast_dataset(
+    p: Priors,
+    obs: Any,
+    run: CompiledRun,
+    prior_run: CompiledRun,
+    prior_acc: Accumulators,
+    acc: Accumulators,
+    wacc: Any,
+    q: np.ndarray,
+    lv: np.ndarray,
+    seed: int,
+    kept: Kept | None = None,
+    extra_attrs: Mapping[str, object] | None = None,
+) -> xr.Dataset:
+    """The nowcast Dataset of weighted accumulators ``wacc`` (see ``nowcast``)."""
+    from mcsd.engine.weighting import ESS_FLOOR, ObservationArrays, path_log_weights, quantized
+    from mcsd.results.nowcast import with_nowcast
+
+    m = run.model
+    if wacc is None:  # pins only (``_nowcast_accumulators``): equal weights, exact counts
+        finals = run.finals(acc, q, lv)
+        ess, bits = float(acc.n_paths), 0
+    else:
+        finals = Finals(
+            wacc.estimates(acc.vmin, acc.vmax), run.spec, q, lv, m.month_year,
+            m.in_shortage_at_base, squares=wacc.squares(),
+        )  # fmt: skip
+        ess, bits = wacc.effective_sample_size, wacc.scale_bits
+    widths = max_bin_width(run.spec)
+    attrs = provenance(
+        f"mcsd nowcast for priors {p.name} given observations {obs.name}",
+        p,
+        seed,
+        acc.n_paths,
+        point_mode=0,
+        quantile_method="fixed-bin weighted histograms, linear within the bin",
+        **{f"{k}_max_bin_width": v for k, v in widths.items()},
+        **(extra_attrs or {}),
+    )
+    ds = build_dataset(p, finals, attrs, kept)
+    prior = prior_run.finals(prior_acc, q, lv)
+    weights = None
+    if kept is not None and wacc is None:
+        weights = np.full(kept[0].shape[0], 1.0 / kept[0].shape[0])
+    elif kept is not None:
+        arrays = ObservationArrays.build(p, obs)
+        lw = path_log_weights(run, arrays, 0, kept[0], np.empty(kept[0].shape[0]))
+        w, _ = quantized(lw, float(np.max(lw)), bits)
+        weights = w / float(w.sum())
+    return with_nowcast(
+        ds, prior, p, obs, ess=ess, floor=ESS_FLOOR, scale_bits=bits, path_weight=weights
+    )
+
+
+def _nowcast_to_precision(
+    p: Priors,
+    obs: Any,
+    target_se: float,
+    seed: int,
+    max_paths: int | None,
+    se_cells: Mapping[str, Any] | None,
+    threads: int,
+    q: np.ndarray,
+    lv: np.ndarray,
+    progress: bool | None,
+) -> xr.Dataset:
+    """A nowcast with the fewest paths whose selected weighted SEs are <= ``target_se``
+    (``mcsd.analysis.precision.weighted_run_to_precision``)."""
+    from mcsd.analysis.precision import weighted_run_to_precision
+
+    def run_n(n: int) -> tuple:
+        return _nowcast_accumulators(p, obs, n, seed, threads, None, progress)
+
+    (run, prior_run, prior_acc, acc, wacc), report = weighted_run_to_precision(
+        p, run_n, target_se, max_paths, se_cells
+    )
+    return nowcast_dataset(
+        p, obs, run, prior_run, prior_acc, acc, wacc, q, lv, seed, extra_attrs=report
+    )

@@ -45,6 +45,8 @@ __all__ = [
     "turning_point_plot",
     "scenario_comparison",
     "tornado_chart",
+    "nowcast_chart",
+    "is_nowcast_result",
     "save_figures",
     "save_figure",
     "turning_rule_words",
@@ -56,7 +58,7 @@ __all__ = [
     "FIGURE_FORMATS",
 ]
 
-FIGURE_KINDS = ("fan", "shortage", "turning", "all")
+FIGURE_KINDS = ("fan", "shortage", "turning", "nowcast", "all")
 FIGURE_FORMATS = ("png", "svg", "pdf")
 DPI = 150
 
@@ -1135,6 +1137,301 @@ def _finish_panel(ax, label: str, base: np.datetime64) -> None:
     ax.grid(axis="y", color="0.85", lw=0.6)
 
 
+# --- nowcast (a run conditioned on observations) ------------------------------------------
+
+
+#: The variables a nowcast result carries a prior copy (``<name>_prior``) of, with a
+#: quantity axis, and the observation quantity each one is measured as.
+NOWCAST_VARIABLES = {"occupancy": "occupancy", "demand": "demand_mw", "supply": "supply_mw"}
+#: The nowcast chart's bands (quantile pairs), outer first, for the prior and the posterior.
+NOWCAST_PAIRS = ((0.05, 0.95), (0.25, 0.75))
+#: Observations are drawn with error bars of this many measurement standard deviations.
+NOWCAST_ERROR_SD = 2.0
+_QUANTITY_WORDS = {"occupancy": "occupancy", "demand_mw": "served demand", "supply_mw": "supply"}
+_PRIOR_BAND_COLOURS = ("0.86", "0.72")
+_PRIOR_MEDIAN_COLOUR = "0.35"
+_POSTERIOR_BAND_COLOURS = ("#e34a33", "#b30000")
+_POSTERIOR_BAND_ALPHA = (0.35, 0.5)
+_OBSERVATION_COLOUR = "#08306b"
+
+
+def _nowcast_observations(ds: xr.Dataset) -> pd.DataFrame:
+    """The measurements of a nowcast result as a table (region, time, quantity, value, sd);
+    empty when the run had facts only."""
+    columns = ["region", "time", "quantity", "value", "sd"]
+    if "observation" not in ds.dims or ds.sizes["observation"] == 0:
+        return pd.DataFrame({c: [] for c in columns})
+    return pd.DataFrame(
+        {
+            "region": [str(r) for r in ds["observation_region"].values],
+            "time": pd.DatetimeIndex(ds["observation_time"].values),
+            "quantity": [str(q) for q in ds["observation_quantity"].values],
+            "value": np.asarray(ds["observation_value"].values, dtype=float),
+            "sd": np.asarray(ds["observation_sd"].values, dtype=float),
+        }
+    )
+
+
+def _check_nowcast(ds: xr.Dataset, region: str | Sequence[str] | None, variable: str) -> list[str]:
+    """Validate a nowcast result for :func:`nowcast_chart`; return the regions to draw."""
+    name = "nowcast_chart"
+    if variable not in NOWCAST_VARIABLES:
+        raise ValueError(
+            f"variable must be one of {', '.join(NOWCAST_VARIABLES)}, got {variable!r}"
+        )
+    _require(ds, name, variables=[variable], coords=["region", "time", "quantile"])
+    if f"{variable}_prior" not in ds.data_vars:
+        raise ValueError(
+            f"dataset is not a nowcast result: it has no variable '{variable}_prior' "
+            f"(needed by {name}; run with observations: mcsd run --observe FILE)"
+        )
+    present = np.asarray(ds["quantile"].values, dtype=float)
+    for q in sorted({q for pair in NOWCAST_PAIRS for q in pair} | {0.5}):
+        if not np.any(np.isclose(present, q, atol=1e-6)):
+            raise ValueError(f"dataset lacks quantile {q:.2f} (needed by {name})")
+    if region is not None:
+        return _select_regions(ds, region)
+    obs = _nowcast_observations(ds)
+    available = [str(r) for r in ds["region"].values]
+    for rows in (obs[obs["quantity"] == NOWCAST_VARIABLES[variable]], obs):
+        observed = set(rows["region"])
+        chosen = [r for r in available if r in observed]
+        if chosen:
+            return chosen
+    return ["national"] if "national" in available else available[:1]
+
+
+def _observation_words(ds: xr.Dataset) -> str:
+    """ "conditioned on 'NAME': 3 measurements, 2 project facts"."""
+    name = drawable_text(str(ds.attrs.get("observations", "observations")))
+    parts = []
+    for dim, what in (("observation", "measurement"), ("fact", "project fact")):
+        n = int(ds.sizes.get(dim, 0))
+        if n:
+            parts.append(f"{n} {what}{'s' if n != 1 else ''}")
+    return f"conditioned on {name!r}" + (f": {', '.join(parts)}" if parts else "")
+
+
+def _ess_words(ds: xr.Dataset) -> str:
+    ess = ds.attrs.get("effective_sample_size")
+    if ess is None:
+        return ""
+    words = f"effective sample size {float(ess):,.0f}"
+    if "n_paths" in ds.attrs:
+        words += f" of {int(ds.attrs['n_paths']):,} paths"
+    if "ess_floor" in ds.attrs:
+        words += f" (floor {float(ds.attrs['ess_floor']):,.0f})"
+    return words
+
+
+def _nowcast_fan(
+    ax, times, da, gid: str, label: str, colours, alphas, median_colour, ls, lw, zorder: int
+) -> list[np.ndarray]:
+    """One fan of a nowcast panel: the ``NOWCAST_PAIRS`` bands (gids ``{gid}_band:LO-HI``,
+    at ``zorder``) and the median (``{gid}_median``, two layers up); returns the band
+    edges drawn."""
+    shown: list[np.ndarray] = []
+    for (lo, hi), colour, alpha in zip(NOWCAST_PAIRS, colours, alphas, strict=True):
+        low, high = _quantile(da, lo).values, _quantile(da, hi).values
+        ax.fill_between(
+            times, low, high, color=colour, alpha=alpha, lw=0, zorder=zorder,
+            gid=f"{gid}_band:{lo:.2f}-{hi:.2f}", label=f"{label} {100 * lo:.0f}-{100 * hi:.0f}%",
+        )  # fmt: skip
+        shown += [low, high]
+    ax.plot(
+        times, _quantile(da, 0.5).values, color=median_colour, ls=ls, lw=lw,
+        zorder=zorder + 2, gid=f"{gid}_median", label=f"{label} median",
+    )  # fmt: skip
+    return shown
+
+
+def nowcast_chart(
+    ds: xr.Dataset,
+    region: str | Sequence[str] | None = None,
+    variable: str = "occupancy",
+) -> Figure:
+    """Prior against nowcast (posterior) fans per region, with the observations drawn.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A result of ``mcsd.simulate(..., observations=...)``: ``variable`` and its prior
+        copy ``<variable>_prior`` on (region, time, quantile), the ``observation_*``
+        variables (dim ``observation``) and the attrs ``observations`` and
+        ``effective_sample_size``. Any other Dataset is refused (``ValueError``).
+    region : str or sequence of str, optional
+        The panels. Default: every region with a measurement of ``variable``'s quantity
+        (else with any measurement; else ``national``), in the Dataset's order.
+    variable : {"occupancy", "demand", "supply"}
+        Occupancy (1) is drawn in percent with the shortage threshold and the serving cap;
+        served demand and supply stocks in MW (observed as ``demand_mw``, ``supply_mw``).
+
+    Each panel holds the prior's 5-95% and 25-75% bands (grey, gids ``prior_band:LO-HI``)
+    and its median (dashed), under the posterior's bands (colour, ``posterior_band:LO-HI``)
+    and median; the region's measurements of that quantity are points with error bars of
+    ±2 measurement sd (gid ``observations``). The title names the observations and the
+    effective sample size; a run under the ESS floor shows its ``nowcast_warning`` in
+    red under the title.
+    """
+    regions = _check_nowcast(ds, region, variable)
+    quantity = NOWCAST_VARIABLES[variable]
+    obs = _nowcast_observations(ds)
+    obs = obs[obs["quantity"] == quantity]
+    times = _times(ds)
+    base = _base_time(ds)
+    threshold = _threshold(ds)
+    cap = _serving_cap(ds)
+    one = len(regions) == 1  # a lone panel gets more room: its legend goes under it
+    panel_width = 7.6 if one else 5.6
+    fig, axes, spare = _panel_grid(len(regions), width=panel_width, height=4.2 if one else 3.6)
+    for ax, reg in zip(axes, regions, strict=True):
+        prior = ds[f"{variable}_prior"].sel(region=reg)
+        post = ds[variable].sel(region=reg)
+        shown: list[np.ndarray] = []
+        shown += _nowcast_fan(
+            ax,
+            times,
+            prior,
+            "prior",
+            "prior",
+            _PRIOR_BAND_COLOURS,
+            (1.0,) * len(NOWCAST_PAIRS),
+            _PRIOR_MEDIAN_COLOUR,
+            (0, (5, 2)),
+            1.5,
+            zorder=1,
+        )
+        shown += _nowcast_fan(
+            ax,
+            times,
+            post,
+            "posterior",
+            "nowcast",
+            _POSTERIOR_BAND_COLOURS,
+            _POSTERIOR_BAND_ALPHA,
+            "darkred",
+            "-",
+            1.8,
+            zorder=2,
+        )
+        mine = obs[obs["region"] == reg]
+        if len(mine):
+            half = NOWCAST_ERROR_SD * mine["sd"].to_numpy()
+            values = mine["value"].to_numpy()
+            ax.errorbar(
+                mine["time"].to_numpy(),
+                values,
+                yerr=half,
+                fmt="o",
+                ms=5,
+                mfc="white",
+                mec=_OBSERVATION_COLOUR,
+                mew=1.4,
+                ecolor=_OBSERVATION_COLOUR,
+                elinewidth=1.4,
+                capsize=3,
+                zorder=6,
+                gid="observations",
+                label=f"observed (bars ±{NOWCAST_ERROR_SD:g} measurement sd)",
+            )
+            shown += [values - half, values + half]
+        if variable == "occupancy":
+            ax.axhline(
+                threshold, color="0.2", ls="--", lw=1.1, label=f"{threshold:.0%} shortage threshold"
+            )
+            _draw_serving_cap(ax, cap)
+            shown.append(np.array([threshold] + ([] if cap is None else [cap])))
+        n_obs = len(mine)
+        words = _QUANTITY_WORDS[quantity]
+        note = (
+            f"{n_obs} {words} observation{'s' if n_obs != 1 else ''}"
+            if n_obs
+            else f"no {words} observation here"
+        )
+        _format_value_axis(ax, variable, ds)
+        # wrapped to the panel's width: long region names and the note would overflow
+        title = _wrap(f"{_region_label(ds, reg)} ({note})", 0.85 * panel_width, 11.0)
+        _finish_panel(ax, title, base)
+        ax.set_xlim(base, times[-1])
+        everything = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in shown])
+        low, high = float(np.nanmin(everything)), float(np.nanmax(everything))
+        if variable == "occupancy":
+            pad = 0.06 * max(high - low, 0.05)
+            ax.set_ylim(max(low - pad, 0.0), min(high + pad, 1.02))
+        else:
+            pad = 0.06 * max(high - low, 1.0)
+            ax.set_ylim(max(low - pad, 0.0), high + pad)
+
+    handles, labels = _legend_items(axes)
+    _place_legend(fig, spare, handles, labels, ds)
+    lines = [
+        f"{_VARIABLE_TITLES[variable]}: prior (grey) and nowcast (colour)",
+        _observation_words(ds),
+    ]
+    ess = _ess_words(ds)
+    if ess:
+        lines.append(ess)
+    title = _wrap("\n".join(lines), 0.92 * fig.get_figwidth(), 12.0)
+    warning = ds.attrs.get("nowcast_warning")
+    if warning:
+        _title_with_warning(fig, title, str(warning))
+    else:
+        fig.suptitle(title, fontsize=12)
+    return fig
+
+
+def _title_with_warning(fig: Figure, title: str, warning: str) -> None:
+    """The title and, under it in red, the ESS warning, wrapped to the figure's width.
+
+    Both are one figure legend above the panels (the title its title, the warning its one
+    entry) instead of a suptitle: the constrained layout reserves the top margin for the
+    larger of a suptitle and a legend there, not for both, so two would overlap."""
+    legend = fig.legend(
+        [Line2D([], [], alpha=0.0)],
+        [_wrap(f"Warning: {drawable_text(warning)}", 0.92 * fig.get_figwidth(), 10.0, "bold")],
+        loc="outside upper center",
+        frameon=False,
+        handlelength=0.0,
+        handletextpad=0.0,
+        labelcolor="#b30000",
+        prop={"weight": "bold", "size": 10},
+        title=title,
+        title_fontsize=12,
+        alignment="center",
+    )
+    legend.get_title().set_multialignment("center")
+    legend.set_gid("nowcast_warning")
+
+
+def _wrap(text: str, width_inches: float, fontsize: float, weight: str = "normal") -> str:
+    """``text`` with each line broken at spaces into lines no wider than ``width_inches``
+    in the figure font at ``fontsize`` points (measured, not guessed from a mean character
+    width); a single word wider than that stays whole."""
+    from matplotlib.textpath import TextToPath
+
+    font = font_manager.FontProperties(
+        family=list(plt.rcParams["font.family"]), size=fontsize, weight=weight
+    )
+    limit = 72.0 * width_inches  # points, the unit of the measured width
+    measure = TextToPath().get_text_width_height_descent
+
+    def fits(line: str) -> bool:
+        return measure(line, font, ismath=False)[0] <= limit
+
+    out: list[str] = []
+    for part in text.split("\n"):
+        line = ""
+        for word in part.split(" "):
+            candidate = f"{line} {word}" if line else word
+            if line and not fits(candidate):
+                out.append(line)
+                line = word
+            else:
+                line = candidate
+        out.append(line)
+    return "\n".join(out)
+
+
 # --- files --------------------------------------------------------------------------------
 
 
@@ -1145,11 +1442,19 @@ def _stem(out: Path) -> Path:
     return out
 
 
+def is_nowcast_result(ds: xr.Dataset) -> bool:
+    """True for a result conditioned on observations (it carries ``occupancy_prior``)."""
+    return isinstance(ds, xr.Dataset) and "occupancy_prior" in ds.data_vars
+
+
 def save_figures(
     ds: xr.Dataset,
     kind: str,
     out: Path,
     formats: Sequence[str] = ("png",),
+    *,
+    region: str | Sequence[str] | None = None,
+    variable: str | None = None,
 ) -> list[Path]:
     """Write figures of one result to files and return their paths.
 
@@ -1157,14 +1462,18 @@ def save_figures(
     ----------
     ds : xarray.Dataset
         A result of :func:`mcsd.simulate`.
-    kind : {"fan", "shortage", "turning", "all"}
+    kind : {"fan", "shortage", "turning", "nowcast", "all"}
         Which figure; ``"all"`` writes ``<stem>_fan``, ``<stem>_shortage`` and
-        ``<stem>_turning``.
+        ``<stem>_turning``, and ``<stem>_nowcast`` for a result conditioned on
+        observations (:func:`is_nowcast_result`). ``"nowcast"`` needs such a result.
     out : pathlib.Path
         Output path; a ``.png``/``.svg``/``.pdf`` suffix is replaced by each format's.
         Missing parent folders are created.
     formats : sequence of {"png", "svg", "pdf"}
         One file per format and figure, at 150 dpi.
+    region, variable : optional
+        The panels and the variable of the nowcast figure (:func:`nowcast_chart`); with
+        ``kind="nowcast"`` only.
 
     Each file is written atomically (:func:`save_figure`): a failed or interrupted save
     leaves no partial figure and no temporary file. An existing target that is not a
@@ -1172,18 +1481,25 @@ def save_figures(
     """
     if kind not in FIGURE_KINDS:
         raise ValueError(f"kind must be one of {', '.join(FIGURE_KINDS)}, got {kind!r}")
+    if kind != "nowcast" and (region is not None or variable is not None):
+        raise ValueError(f"region and variable apply to kind 'nowcast' only, not {kind!r}")
     formats = [str(f).lower().lstrip(".") for f in formats]
     bad = [f for f in formats if f not in FIGURE_FORMATS]
     if bad or not formats:
         raise ValueError(
             f"formats must be among {', '.join(FIGURE_FORMATS)}, got {', '.join(bad) or 'none'}"
         )
+    nowcast_variable = "occupancy" if variable is None else variable
     makers: dict[str, Callable[[xr.Dataset], Figure]] = {
         "fan": fan_chart,
         "shortage": shortage_heatmap,
         "turning": turning_point_plot,
+        "nowcast": functools.partial(nowcast_chart, region=region, variable=nowcast_variable),
     }
-    chosen = list(makers) if kind == "all" else [kind]
+    if kind == "all":
+        chosen = [k for k in makers if k != "nowcast" or is_nowcast_result(ds)]
+    else:
+        chosen = [kind]
     # Validate everything before drawing anything, so a bad dataset writes no files.
     needs = {
         "fan": (["occupancy"], ["region", "time", "quantile"]),
@@ -1194,7 +1510,10 @@ def save_figures(
         ),
     }
     for k in chosen:
-        _require(ds, makers[k].__name__, variables=needs[k][0], coords=needs[k][1])
+        if k == "nowcast":
+            _check_nowcast(ds, region, nowcast_variable)
+        else:
+            _require(ds, makers[k].__name__, variables=needs[k][0], coords=needs[k][1])
     stem = _stem(Path(out))
     targets: dict[str, list[tuple[str, Path]]] = {}
     for k in chosen:

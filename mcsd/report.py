@@ -79,6 +79,16 @@ def fmt_se(se: float) -> str:
     return "–" if not np.isfinite(se) else f"±{100 * se:.2f}"
 
 
+def fmt_mw(x: float) -> str:
+    """Megawatts, whole, with thousands separators: ``2738.4`` -> ``"2,738"``."""
+    return "–" if not np.isfinite(x) else f"{x:,.0f}"
+
+
+def fmt_mw_difference(d: float) -> str:
+    """A difference of megawatts, signed: ``-73.2`` -> ``"-73"``."""
+    return "–" if not np.isfinite(d) else f"{d:+,.0f}"
+
+
 def fmt_difference(d: float) -> str:
     """A difference of probabilities in percentage points, signed: ``0.123`` -> ``"+12.3"``."""
     return "–" if not np.isfinite(d) else f"{100 * d:+.1f}"
@@ -573,17 +583,33 @@ def prior_posterior_section(ds: xr.Dataset) -> list[str]:
     for prior, post in prior_posterior_pairs(ds):
         stem = prior[: -len("_prior")]
         dims = set(ds[prior].dims)
+        if "quantile" in dims:  # a quantile cube: its median, if it has one
+            if 0.5 not in ds["quantile"].values:
+                continue
+            stem = f"{stem} (median)"
+            prior, post = f"{prior}_median", f"{post}_median"
+            ds = ds.assign(
+                {
+                    prior: ds[prior[: -len("_median")]].sel(quantile=0.5, drop=True),
+                    post: ds[post[: -len("_median")]].sel(quantile=0.5, drop=True),
+                }
+            )
+            dims = set(ds[prior].dims)
+        if not dims <= {"region", "time", "year"}:
+            continue
         if "time" in dims or "year" in dims:
+            mw = ds[post].attrs.get("units") == "MW"
+            value_fmt = fmt_mw if mw else fmt_probability
             for var, label in ((prior, "prior"), (post, "posterior")):
                 se = f"{var}_se" if f"{var}_se" in ds else None
-                out.append(_year_table(ds, var, f"{stem}: {label}", se_var=se))
+                out.append(_year_table(ds, var, f"{stem}: {label}", se_var=se, fmt=value_fmt))
             change = (ds[post] - ds[prior]).rename(f"{stem}_change")
             out.append(
                 _year_table(
                     ds.assign({f"{stem}_change": change}),
                     f"{stem}_change",
-                    f"{stem}: posterior − prior, in {_PP}",
-                    fmt=fmt_difference,
+                    f"{stem}: posterior − prior, in {'MW' if mw else _PP}",
+                    fmt=fmt_mw_difference if mw else fmt_difference,
                 )
             )
         elif dims == {"region"}:
@@ -605,6 +631,60 @@ def prior_posterior_section(ds: xr.Dataset) -> list[str]:
             out.append(
                 _table(stem, ["region", "prior", "posterior", f"change ({_PP})"], rows, name=stem)
             )
+    return out
+
+
+# --- observations (nowcast) ----------------------------------------------------------------
+
+
+def observations_section(ds: xr.Dataset) -> list[str]:
+    """A nowcast's conditioning: its effective sample size (and warning), the measurements
+    and the project facts."""
+    ess = float(ds.attrs["effective_sample_size"])
+    text = (
+        f"Conditioned on the observations {ds.attrs.get('observations', '')}: effective "
+        f"sample size {ess:,.0f} (Kish) of {int(ds.attrs.get('n_paths', 0)):,} paths."
+    )
+    out = [f'<p class="note">{_t(text)}</p>']
+    if ds.attrs.get("nowcast_warning"):
+        out.append(
+            f'<p class="note"><strong>Warning:</strong> {_t(ds.attrs["nowcast_warning"])}</p>'
+        )
+    rows = []
+    for i in range(ds.sizes.get("observation", 0)):
+        when = pd.Timestamp(ds["observation_time"].values[i]).strftime("%Y-%m")
+        value, sd = float(ds["observation_value"].values[i]), float(ds["observation_sd"].values[i])
+        keys = {"observation": str(i)}
+        rows.append(
+            (
+                f"{ds['observation_region'].values[i]} {when}",
+                [
+                    [Cell(str(ds["observation_quantity"].values[i]), "", keys)],
+                    [Cell(f"{value:,.4g}", value, {"var": "observation_value", **keys})],
+                    [Cell(f"{sd:,.4g}", sd, {"var": "observation_sd", **keys})],
+                ],
+            )
+        )
+    if rows:
+        out.append(
+            _table("Measurements", ["region, month", "quantity", "value", "sd"], rows,
+                   name="observations")
+        )  # fmt: skip
+    rows = []
+    for i in range(ds.sizes.get("fact", 0)):
+        t = ds["fact_time"].values[i]
+        when = "" if pd.isna(t) else pd.Timestamp(t).strftime("%Y-%m")
+        rows.append(
+            (
+                str(ds["fact_project"].values[i]),
+                [[Cell(str(ds["fact_status"].values[i]), "", {})], [Cell(when, "", {})]],
+            )
+        )
+    if rows:
+        out.append(
+            _table("Project facts (pinned or 0/1 likelihoods)", ["project", "status", "month"],
+                   rows, name="facts")
+        )  # fmt: skip
     return out
 
 
@@ -685,6 +765,8 @@ def report_sections(ds: xr.Dataset) -> list[tuple[str, list[str]]]:
     sections: list[tuple[str, list[str]]] = []
     if "diff_p_shortage" in ds or "diff_turning_point_cdf" in ds:
         sections.append(("Scenario comparison", compare_section(ds)))
+    if "effective_sample_size" in ds.attrs:
+        sections.append(("Observations (nowcast)", observations_section(ds)))
     pairs = prior_posterior_section(ds)
     if pairs:
         sections.append(("Prior and posterior", pairs))

@@ -28,7 +28,9 @@ def test_bench_engine_quick(tmp_path: Path) -> None:
     assert result["mode"] == "quick"
 
     rows = result["rows"]
-    assert {r["impl"] for r in rows} == {"engine", "reference"}
+    assert {r["impl"] for r in rows} == {"engine", "reference", "nowcast"}
+    nowcast = [r for r in rows if r["impl"] == "nowcast"]
+    assert nowcast and all(r["cost_vs_unweighted"] > 1 for r in nowcast)  # two+ passes
     for r in rows:
         assert "error" not in r, r
         assert r["paths_per_s"] > 0

@@ -22,7 +22,6 @@ from matplotlib.collections import PolyCollection  # noqa: E402
 import mcsd  # noqa: E402
 from mcsd import plot  # noqa: E402
 from mcsd.analysis.compare import compare  # noqa: E402
-from mcsd.priors import model  # noqa: E402
 from mcsd.results.io import read_result, write_netcdf  # noqa: E402
 from mcsd.testing import toy  # noqa: E402
 
@@ -32,19 +31,7 @@ CAP = 0.97
 
 
 def _priors(growth: float = 1.0):
-    increments = {
-        "yangtze": {2025: 200.0 * growth, 2026: 200.0 * growth},
-        "gba": {2025: 300.0 * growth, 2026: 300.0 * growth},
-    }
-    return toy.make_priors(
-        [
-            model.Region("yangtze", "My Yangtze", demand_stock_mw=700, supply_stock_mw=1000),
-            toy.region("gba", 500, 1000),
-        ],
-        [toy.buyer("b1", increments=increments)],
-        horizon_month="2026-12",
-        max_occupancy=CAP,
-    )
+    return toy.two_regions(growth, CAP)
 
 
 @pytest.fixture(scope="module")

@@ -25,7 +25,7 @@ whole chunks and at least one chunk more than done.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -38,7 +38,7 @@ from mcsd.priors.model import Priors
 from mcsd.progress import progress_bar
 from mcsd.results.accumulators import Accumulators
 from mcsd.results.dataset import region_names
-from mcsd.results.variables import Z95, wilson_interval
+from mcsd.results.variables import Z95, Finals, wilson_interval
 
 DEFAULT_MIN_PATHS = 10_000
 DEFAULT_MAX_PATHS = 4_194_304  # 1024 chunks
@@ -114,11 +114,7 @@ def run_to_precision(
     ``non_converged_cells`` (``"variable[region, YYYY-MM]"`` items joined by ``"; "``, at
     most 200 listed) and ``n_non_converged_cells``.
     """
-    target = _check_target(target_se)
-    max_n = DEFAULT_MAX_PATHS if max_paths is None else max_paths
-    if isinstance(max_n, bool) or not isinstance(max_n, (int, np.integer)) or max_n < 1:
-        raise ValueError(f"max_paths must be a positive integer, got {max_paths!r}")
-    max_n = int(max_n)
+    target, max_n = _check_target(target_se), _check_max_paths(max_paths)
     mask, variables = cell_mask(priors, se_cells)
     acc = run.new_accumulators()
     done = 0
@@ -141,6 +137,13 @@ def run_to_precision(
         wanted = _round_chunk(int(1.05 * need / target**2) + 1, chunk)
         goal = min(max_n, 2 * done, max(wanted, done + chunk))
     return acc, _report(priors, mask, variables, ses, done, target, min_paths, max_n)
+
+
+def _check_max_paths(max_paths: object) -> int:
+    max_n = DEFAULT_MAX_PATHS if max_paths is None else max_paths
+    if isinstance(max_n, bool) or not isinstance(max_n, (int, np.integer)) or max_n < 1:
+        raise ValueError(f"max_paths must be a positive integer, got {max_paths!r}")
+    return int(max_n)
 
 
 def _check_target(target_se: object) -> float:
@@ -186,3 +189,61 @@ def _report(
         "n_non_converged_cells": int(n_bad),
         "non_converged_cells": "; ".join(listed),
     }
+
+
+def weighted_ses(run: CompiledRun, wacc: Any, variables: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The guarded standard errors of a weighted run's selected variables: max(ratio-
+    estimator SE, Wilson half-width at the cell's effective paths / 1.96)."""
+    m = run.model
+    finals = Finals(
+        wacc.estimates(None, None), run.spec, np.zeros(0), np.zeros(0), m.month_year,
+        m.in_shortage_at_base, squares=wacc.squares(),
+    )  # fmt: skip
+    counts: dict[str, Callable[[Finals], np.ndarray]] = {
+        "p_shortage": lambda f: f.acc.shortage,
+        "turning_point_cdf": lambda f: np.cumsum(f.acc.turning[:, :-1], axis=1),
+    }
+    out = {}
+    for v in variables:
+        lo, hi = finals.wilson(counts[v])
+        out[v] = np.maximum(finals.proportion_se(counts[v]), (hi - lo) / (2.0 * Z95))
+    return out
+
+
+def weighted_run_to_precision(
+    priors: Priors,
+    run_n: Callable[[int], tuple],
+    target_se: float,
+    max_paths: int | None = None,
+    se_cells: Mapping[str, Any] | None = None,
+    min_paths: int = DEFAULT_MIN_PATHS,
+    chunk: int = CHUNK_PATHS,
+) -> tuple[tuple, dict[str, object]]:
+    """``run_to_precision`` for a nowcast: ``run_n(n)`` runs n weighted paths from scratch
+    (a weighted run's weights depend on its largest log weight, so rounds do not merge)
+    and returns (run, prior run, prior accumulators, accumulators, weighted accumulators).
+    Rounds follow the same schedule, with the paths a cell needs taken as n (se /
+    target)**2 (its effective paths scale with n). Returns the last round and the report
+    attrs (``se_rule`` names the weighted SE)."""
+    target, max_n = _check_target(target_se), _check_max_paths(max_paths)
+    mask, variables = cell_mask(priors, se_cells)
+    n = min(max_n, _round_chunk(max(min_paths, 1), chunk))
+    while True:
+        result = run_n(n)
+        if result[4] is None:  # pins only: equal weights, the unweighted rule
+            counts = cell_counts(result[3])
+            ses = {v: guarded_se(counts[v], n) for v in variables}
+        else:
+            ses = weighted_ses(result[0], result[4], variables)
+        worst = max(float(np.max(np.where(mask, ses[v], 0.0))) for v in variables)
+        if worst <= target or n >= max_n:
+            break
+        wanted = _round_chunk(int(1.05 * n * (worst / target) ** 2) + 1, chunk)
+        n = min(max_n, 2 * n, max(wanted, n + chunk))
+    report = _report(priors, mask, variables, ses, n, target, min_paths, max_n)
+    report["se_rule"] = (
+        "n >= min_paths and max(weighted ratio-estimator SE, Wilson 95% half-width at the "
+        "cell's effective paths / 1.96) <= target_se in every selected cell; each round a "
+        "new weighted run of n paths"
+    )
+    return result, report

@@ -95,10 +95,10 @@ _MONTH = re.compile(r"^\d{4}(-(0[1-9]|1[0-2]))?$")
 
 def builtin_priors_names() -> list[str]:
     """The names of the priors shipped with mcsd (``priors/*.toml``), sorted."""
-    from mcsd.priors.loader import builtin_priors_dir
+    from mcsd.priors.loader import builtin_priors_names as names
 
     try:
-        return sorted(p.stem for p in builtin_priors_dir().glob("*.toml"))
+        return names()
     except OSError:  # pragma: no cover
         return []
 
@@ -231,6 +231,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker threads (default: NUMBA_NUM_THREADS, else the usable cores)",
     )
     run.add_argument("--quiet", action="store_true", help="no progress bar (default: shown)")
+    run.add_argument(
+        "--observe",
+        metavar="FILE",
+        default=None,
+        help="nowcast: weight every path by these observations (TOML: measurements and "
+        "project facts; priors/README.md, 'Observations') and report the conditioned "
+        "estimates beside the prior ones (default: none)",
+    )
     # --- precision-targeted run (mcsd.precision) ---
     run.add_argument(
         "--target-se",
@@ -490,6 +498,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     priors = priors_from_args(args)
     out = _check_output(args.out, priors)  # and not one of the priors' files
     se_cells = _checked_se_cells(priors, args.se_cells)
+    observations = None
+    if args.observe is not None:
+        from mcsd.priors.observations import as_observations
+
+        observations = as_observations(args.observe, priors)
     if not args.quiet:
         compile_notice()  # before the first kernel call, when the numba cache is cold
     if args.target_se is not None:  # --- precision-targeted run (mcsd.precision) ---
@@ -501,6 +514,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             target_se=args.target_se,
             max_paths=args.max_paths,
             se_cells=se_cells,
+            observations=observations,
         )
         args.paths = int(ds.attrs["paths_used"])
     else:
@@ -512,6 +526,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 threads=args.threads,
                 progress=False if args.quiet else None,
                 client=client,
+                observations=observations,
             )
     # --- end precision-targeted run ---
     # The result first: a broken or full standard output must not lose it.

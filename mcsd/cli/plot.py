@@ -1,6 +1,8 @@
 """The ``mcsd plot`` subcommand: figures from a result file written by ``mcsd run``.
 
-``mcsd plot RESULT.nc [--kind fan|shortage|turning|all] [--out PATH] [--format png svg pdf]``
+``mcsd plot RESULT.nc [--kind fan|shortage|turning|nowcast|all] [--out PATH] [--format png svg pdf]
+[--region R ...] [--variable occupancy|demand|supply]`` (the last two for ``--kind nowcast``: a
+result of ``mcsd run --observe FILE``, its prior against its nowcast)
 
 Wire it into the main parser with ``register(subparsers)``; the subparser's default
 ``func`` is :func:`run_plot`, which returns the exit status (0, or 2 on bad input, after
@@ -18,8 +20,9 @@ from pathlib import Path
 PROG = "mcsd plot"
 # The same tuples as mcsd.plot's; repeated so that building the parser does not import
 # matplotlib (tests check they agree).
-FIGURE_KINDS = ("fan", "shortage", "turning", "all")
+FIGURE_KINDS = ("fan", "shortage", "turning", "nowcast", "all")
 FIGURE_FORMATS = ("png", "svg", "pdf")
+NOWCAST_VARIABLES = ("occupancy", "demand", "supply")  # mcsd.plot.NOWCAST_VARIABLES' keys
 
 
 def register(subparsers) -> argparse.ArgumentParser:
@@ -29,8 +32,9 @@ def register(subparsers) -> argparse.ArgumentParser:
         help="draw fan charts, the shortage heat map or turning-point timing from a result",
         description=(
             "Draw figures from a result file (netCDF written by 'mcsd run'): occupancy fan "
-            "charts per region, the probability-of-shortage heat map, and the turning-point "
-            "timing. Prints the paths written."
+            "charts per region, the probability-of-shortage heat map, the turning-point "
+            "timing and, for a run with observations ('mcsd run --observe'), the prior "
+            "against the nowcast. Prints the paths written."
         ),
     )
     parser.add_argument("result", type=Path, metavar="RESULT.nc", help="result file (netCDF)")
@@ -38,7 +42,11 @@ def register(subparsers) -> argparse.ArgumentParser:
         "--kind",
         choices=FIGURE_KINDS,
         default="fan",
-        help="which figure (default: fan); 'all' writes <stem>_fan, _shortage and _turning",
+        help=(
+            "which figure (default: fan); 'nowcast' draws the prior against the nowcast of a "
+            "result of 'mcsd run --observe'; 'all' writes <stem>_fan, _shortage and _turning "
+            "(and _nowcast for such a result)"
+        ),
     )
     parser.add_argument(
         "--out",
@@ -57,6 +65,24 @@ def register(subparsers) -> argparse.ArgumentParser:
         metavar="FMT",
         help="one or more of png, svg, pdf (default: png)",
     )
+    parser.add_argument(
+        "--region",
+        dest="regions",
+        nargs="+",
+        action="extend",
+        default=None,
+        metavar="R",
+        help=(
+            "--kind nowcast: the region(s) to draw, one panel each (default: the regions "
+            "with a measurement of the variable)"
+        ),
+    )
+    parser.add_argument(
+        "--variable",
+        choices=NOWCAST_VARIABLES,
+        default=None,
+        help="--kind nowcast: occupancy (default), demand (served stock, MW) or supply (MW)",
+    )
     parser.set_defaults(func=run_plot)
     return parser
 
@@ -67,11 +93,17 @@ def _error(message: str) -> int:
     return error_line(PROG, message)
 
 
-def output_paths(out: Path, kind: str, formats: tuple[str, ...]) -> list[Path]:
+def output_paths(
+    out: Path, kind: str, formats: tuple[str, ...], nowcast: bool = False
+) -> list[Path]:
     """The files ``mcsd.plot.save_figures(ds, kind, out, formats)`` writes, in its order
-    (a ``.png``/``.svg``/``.pdf`` suffix of ``out`` is replaced by each format's)."""
+    (a ``.png``/``.svg``/``.pdf`` suffix of ``out`` is replaced by each format's);
+    ``nowcast``: ``ds`` is a nowcast result (``kind="all"`` adds its nowcast figure)."""
     stem = out.with_suffix("") if out.suffix.lower().lstrip(".") in FIGURE_FORMATS else out
-    kinds = [k for k in FIGURE_KINDS if k != "all"] if kind == "all" else [kind]
+    if kind == "all":
+        kinds = [k for k in FIGURE_KINDS if k != "all" and (nowcast or k != "nowcast")]
+    else:
+        kinds = [kind]
     paths = []
     for k in kinds:
         base = stem.with_name(f"{stem.name}_{k}") if kind == "all" else stem
@@ -86,9 +118,13 @@ def run_plot(args: argparse.Namespace) -> int:
     # A command line never needs a window: draw off-screen unless a backend is already set.
     if "matplotlib.pyplot" not in sys.modules:
         matplotlib.use("Agg")
-    from mcsd.plot import save_figures
+    from mcsd.plot import is_nowcast_result, save_figures
     from mcsd.results.io import ResultFileError, read_result
 
+    regions = getattr(args, "regions", None)
+    variable = getattr(args, "variable", None)
+    if args.kind != "nowcast" and (regions is not None or variable is not None):
+        return _error(f"--region and --variable apply to --kind nowcast only, not {args.kind}")
     result = Path(args.result)
     try:
         ds = read_result(result)
@@ -103,12 +139,13 @@ def run_plot(args: argparse.Namespace) -> int:
     # written through a temporary file and renamed), checked for every file before any
     # figure is drawn.
     try:
-        for path in output_paths(out, args.kind, formats):
+        for path in output_paths(out, args.kind, formats, is_nowcast_result(ds)):
             check_output(path, [result], atomic=True)
     except OutputError as err:
         return _error(str(err))
     try:
-        paths = save_figures(ds, args.kind, out, formats=formats)
+        options = {} if args.kind != "nowcast" else {"region": regions, "variable": variable}
+        paths = save_figures(ds, args.kind, out, formats=formats, **options)
     except OSError as err:
         return _error(write_error(getattr(err, "filename", None) or out, err))
     except ValueError as err:

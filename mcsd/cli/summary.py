@@ -54,6 +54,13 @@ RULE_WORDS = {
 
 
 def _n_paths(ds) -> int | None:
+    """The path count intervals are computed at: a nowcast's effective sample size."""
+    ess = ds.attrs.get("effective_sample_size")
+    if ess is not None:
+        try:
+            return max(1, int(round(float(ess))))
+        except (TypeError, ValueError):
+            return None
     n = ds.attrs.get("n_paths")
     try:
         n = int(n)
@@ -283,8 +290,14 @@ def error_note_text(ds) -> str:
     n = _n_paths(ds)
     if n is None:
         return "No path count in this result: no Monte Carlo intervals."
+    paths = f"{n:,} paths"
+    if ds.attrs.get("effective_sample_size") is not None:
+        paths = (
+            f"an effective sample size of {n:,} (Kish) of the {ds.attrs.get('n_paths', 0):,} "
+            "paths weighted by the observations"
+        )
     text = (
-        f"[lo,hi]: 95% Wilson interval of the Monte Carlo error with {n:,} paths, given the "
+        f"[lo,hi]: 95% Wilson interval of the Monte Carlo error with {paths}, given the "
         "priors. More paths narrow it; it is not the uncertainty of the priors themselves "
         "(other priors move the numbers: compare scenarios for that)."
     )
@@ -294,6 +307,39 @@ def error_note_text(ds) -> str:
             f"run {MIN_INFORMATIVE_PATHS * 100:,} paths or more."
         )
     return text
+
+
+def nowcast_note(ds) -> list[str]:
+    """What a nowcast result is conditioned on, and its ESS warning (none otherwise)."""
+    if ds.attrs.get("effective_sample_size") is None:
+        return []
+    n_obs = ds.sizes.get("observation", 0)
+    n_facts = ds.sizes.get("fact", 0)
+    lines = _wrap(
+        f"Nowcast: conditioned on observations {safe(str(ds.attrs.get('observations', '')))} "
+        f"({n_obs} measurement(s), {n_facts} project fact(s)); effective sample size "
+        f"{float(ds.attrs['effective_sample_size']):,.0f} of {ds.attrs.get('n_paths', 0):,} "
+        "paths."
+    )
+    warning = ds.attrs.get("nowcast_warning")
+    if warning:
+        lines += _wrap(f"WARNING: {safe(str(warning))}.")
+    return lines
+
+
+def prior_posterior_block(ds, regions: list[str], years: list[int]) -> list[str]:
+    """A nowcast's year-end P(short), prior -> conditioned, per region and year (none for
+    other results)."""
+    if "p_shortage_year_end_prior" not in ds or "p_shortage_year_end" not in ds:
+        return []
+    prior = ds["p_shortage_year_end_prior"].sel(year=years).values
+    post = ds["p_shortage_year_end"].sel(year=years).values
+    cols = {
+        str(y): [f"{a:.3f} -> {b:.3f}" for a, b in zip(prior[:, k], post[:, k], strict=True)]
+        for k, y in enumerate(years)
+    }
+    head = "P(short at the year end), prior (no observations) -> conditioned on them:"
+    return ["", *_wrap(head), *render_blocks(REGION, regions, cols)]
 
 
 def error_note(ds) -> list[str]:
@@ -313,6 +359,7 @@ def summary_text(ds, title: str | None = None) -> list[str]:
     shown = f"{float(threshold):g}" if threshold is not None else "the threshold"
     lines += _wrap(f"Short: occupancy (served demand / supply) >= {shown}.")
     lines += _wrap(f"Turning point: {rule_words(ds)}.")
+    lines += nowcast_note(ds)
     lines += error_note(ds)
     for stem, _, label, heading in YEAR_MEASURES:
         if stem not in by_year:
@@ -329,6 +376,7 @@ def summary_text(ds, title: str | None = None) -> list[str]:
             ]
         lines += ["", *_wrap(heading.format(threshold=shown) + ":")]
         lines += render_blocks(REGION, regions, cols)
+    lines += prior_posterior_block(ds, regions, years)
     cols = {}
     if "median_turn" in by_region:
         cols["median turn"] = [_median_words(m, horizon) for m in by_region.median_turn]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -103,6 +104,13 @@ class ModelArrays(NamedTuple):
     event_threshold: np.ndarray  # (E,) ndtri(1 - p): the event happens above it
     event_nominal: np.ndarray  # (E,) float64 1.0 when p > 0.5 (point mode) else 0.0
     h_event: np.ndarray  # (E,)
+    # shared lateness in uniform space: the (provider, region) pairs that have halls
+    late_pair: np.ndarray  # (J,) int64: the hall's pair, an index into late_pair_*
+    late_pair_provider: np.ndarray  # (Q,) int64
+    late_pair_region: np.ndarray  # (Q,) int64
+    # observed project facts (nowcast): -1 free, 0 cancelled, d >= 1 opened in month d
+    has_pins: bool
+    pin_delivery: np.ndarray  # (J,) int64
 
 
 @functools.lru_cache(maxsize=1 << 16)  # a run hashes each draw's name again; ~4 us each
@@ -127,8 +135,10 @@ def _support_lower(dist: Distribution) -> float:
     return distributions.support(dist)[0]
 
 
-def build_model_arrays(priors: Priors) -> ModelArrays:
-    """Compile ``priors`` into kernel arrays (see ``ModelArrays``)."""
+def build_model_arrays(priors: Priors, pins: Mapping[str, int] | None = None) -> ModelArrays:
+    """Compile ``priors`` into kernel arrays (see ``ModelArrays``). ``pins``: project id ->
+    delivery month index (0 = cancelled, d >= 1 = opened in month d after the base) of the
+    projects an observation pins (``mcsd.priors.observations``)."""
     # the loader refuses these; priors built in code reach here unchecked
     if priors.turning_point not in ("first_month", "year_end"):
         raise ValueError(
@@ -287,6 +297,9 @@ def build_model_arrays(priors: Priors) -> ModelArrays:
         event_threshold=special.ndtri(1.0 - ev_prob),
         event_nominal=(ev_prob > 0.5).astype(np.float64),
         h_event=np.array([h("event", e.id) for e in events], np.uint64).reshape(E),
+        **_late_pairs(proj_provider, proj_region, R),
+        has_pins=bool(pins),
+        pin_delivery=_pin_array([p.id for _, p in projects], pins),
         n_regions=R,
         n_months=T,
         n_years=K,
@@ -397,4 +410,27 @@ def _firm_bounds(priors: Priors, m: ModelArrays) -> dict[str, np.ndarray]:
     return {
         "cumulative_firm_mw": np.cumsum(firm, axis=1),
         "deferrable_mw": np.cumsum(waiting, axis=1),
+    }
+
+
+def _pin_array(project_ids: list[str], pins: Mapping[str, int] | None) -> np.ndarray:
+    """(J,) int64 pinned delivery months (-1 where free); ValueError for an unknown id."""
+    out = np.full(len(project_ids), -1, dtype=np.int64)
+    for pid, month in (pins or {}).items():
+        if pid not in project_ids:
+            raise ValueError(f"pins: no project {pid!r} in the priors")
+        if isinstance(month, bool) or not isinstance(month, (int, np.integer)) or month < 0:
+            raise ValueError(f"pins: project {pid!r} needs a month index >= 0, got {month!r}")
+        out[project_ids.index(pid)] = int(month)
+    return out
+
+
+def _late_pairs(proj_provider: np.ndarray, proj_region: np.ndarray, R: int) -> dict:
+    """The ``late_pair*`` fields: the distinct (provider, region) pairs of the halls, in
+    (provider, region) order, and each hall's pair."""
+    codes, pair = np.unique(proj_provider * R + proj_region, return_inverse=True)
+    return {
+        "late_pair": pair.astype(np.int64).reshape(proj_provider.shape[0]),
+        "late_pair_provider": (codes // R).astype(np.int64),
+        "late_pair_region": (codes % R).astype(np.int64),
     }

@@ -77,7 +77,12 @@ class WorkerMismatchError(RuntimeError):
 # ---- worker identity: what makes the numbers -----------------------------------------------
 
 _PACKAGE_DIR = Path(__file__).resolve().parents[1]
-_DIGEST_FILES = ("engine/arrays.py", "results/accumulators.py")
+_DIGEST_FILES = (
+    "engine/arrays.py",
+    "engine/weighting.py",
+    "results/accumulators.py",
+    "results/weighted.py",
+)
 #: The libraries whose version can change a number: the JIT compiler and its LLVM, the
 #: array library, and scipy's special functions that the kernels call.
 NUMBER_LIBRARIES = ("numba", "llvmlite", "numpy", "scipy")
@@ -92,8 +97,9 @@ _FIELD_NAMES = {
 
 
 def kernel_digest() -> str:
-    """sha256 over the installed source files that make the numbers: ``mcsd/kernels/*.py``,
-    ``mcsd/engine/arrays.py`` and ``mcsd/results/accumulators.py`` (names and contents)."""
+    """sha256 over the installed source files that make the numbers: ``mcsd/kernels/*.py``
+    and ``_DIGEST_FILES`` (the array builder, the weighting, the accumulators; names and
+    contents)."""
     files = sorted(_PACKAGE_DIR.glob("kernels/*.py")) + [_PACKAGE_DIR / f for f in _DIGEST_FILES]
     h = hashlib.sha256()
     for f in files:
@@ -555,6 +561,68 @@ def run_task(
     return pack(acc)
 
 
+def weighted_task(
+    run: CompiledRun,
+    path0: int,
+    n: int,
+    obs: Any,
+    shift: float | None,
+    scale_bits: int,
+    expected: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """One task of a nowcast (``mcsd.engine.weighting``) on paths path0 .. path0+n-1: pass
+    1 (``shift`` None) returns the packed accumulators and the largest log weight; pass 2
+    the packed accumulators and the weighted accumulators' arrays."""
+    from mcsd.engine.weighting import max_log_weight_pass, weighted_pass
+
+    _check_in_task(expected)
+    if shift is None:
+        acc, top = max_log_weight_pass(run, obs, n, 1, first_path=path0)
+        return {"acc": pack(acc), "max_log_weight": top}
+    acc, wacc = weighted_pass(run, obs, n, 1, shift, scale_bits, first_path=path0)
+    return {"acc": pack(acc), "weighted": wacc.arrays, "n": wacc.n_paths}
+
+
+class _WeightedPart:
+    """A task's share of a nowcast pass, merged exactly (sums, max) in the OrderedTree."""
+
+    def __init__(self, packed: dict[str, Any], scale_bits: int) -> None:
+        from mcsd.results.weighted import WeightedAccumulators
+
+        self.acc = unpack(packed["acc"])
+        self.top = packed.get("max_log_weight", -np.inf)
+        w = packed.get("weighted")
+        self.wacc = None if w is None else WeightedAccumulators(w, scale_bits, packed["n"])
+
+    def merge(self, other: _WeightedPart) -> _WeightedPart:
+        self.acc += other.acc
+        self.top = max(self.top, other.top)
+        if self.wacc is not None and other.wacc is not None:
+            self.wacc += other.wacc
+        return self
+
+
+def run_distributed_weighted(
+    client: Any,
+    run: CompiledRun,
+    obs: Any,
+    n_paths: int,
+    *,
+    shift: float | None = None,
+    scale_bits: int = 0,
+    batch_paths: int | None = None,
+    on_progress: Callable[[int], None] | None = None,
+) -> tuple[Accumulators, Any]:
+    """A nowcast pass as Dask tasks: (accumulators, largest log weight) when ``shift`` is
+    None, else (accumulators, weighted accumulators); bit for bit the local passes'."""
+    part = _run_distributed(
+        client, run, n_paths, batch_paths, None, on_progress, None,
+        task=weighted_task, task_args=(obs, shift, scale_bits),
+        decode=lambda packed: _WeightedPart(packed, scale_bits),
+    )  # fmt: skip
+    return (part.acc, part.top) if shift is None else (part.acc, part.wacc)
+
+
 def noop_task(x: int) -> int:
     """A near-empty task (overhead measurements)."""
     return x
@@ -765,7 +833,13 @@ def _run_distributed(
     max_in_flight: int | None,
     on_progress: Callable[[int], None] | None,
     keep_store: str | os.PathLike | None,
-) -> Accumulators:
+    task: Callable[..., Any] | None = None,
+    task_args: tuple = (),
+    decode: Callable[[Any], Any] = unpack,
+) -> Any:
+    """The task loop: ``task(run, path0, n, *task_args, expected)`` per batch (default
+    ``run_task`` with the store arguments), each result ``decode``-d and merged in task
+    order by an ``OrderedTree``."""
     distributed = _require_dask()
     workers = n_workers_of(client)
     batch = choose_batch(n_paths, workers) if batch_paths is None else int(batch_paths)
@@ -786,7 +860,7 @@ def _run_distributed(
     token = uuid.uuid4().hex[:12]
     run_future = client.scatter(run, broadcast=True, hash=False)
     pending: dict[Any, int] = {}
-    ready: dict[int, Accumulators] = {}
+    ready: dict[int, Any] = {}
     tree = OrderedTree()
     queue = distributed.as_completed(loop=client.loop)
     next_submit = next_merge = 0
@@ -796,12 +870,11 @@ def _run_distributed(
         while next_submit < len(work) and next_submit < next_merge + limit:
             path0, n = work[next_submit]
             fut = client.submit(
-                run_task,
+                task or run_task,
                 run_future,
                 path0,
                 n,
-                store,
-                keep_chunk,
+                *(task_args if task is not None else (store, keep_chunk)),
                 expected,
                 key=f"mcsd-{token}-{next_submit}",
                 pure=False,
@@ -818,7 +891,7 @@ def _run_distributed(
                 packed = fut.result()
             except WorkerMismatchError as exc:
                 raise DistributedError(str(exc)) from None
-            ready[i] = unpack(packed)
+            ready[i] = decode(packed)
             fut.release()
             if on_progress is not None:
                 on_progress(work[i][1])

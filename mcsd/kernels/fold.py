@@ -40,6 +40,7 @@ _NEAR_EDGE = 1e-9
 _KEY_POS_INF = np.int64(0x7FF0000000000000)  # order key of +inf
 _KEY_NEG_INF = np.int64(-0x7FF0000000000001)  # order key of -inf
 _S63 = np.int64(63)
+_TWO_31 = 2147483648.0
 _MW_ROWS = (ROW_SERVED, ROW_SUPPLY, ROW_UNMET, ROW_DEFERRED)  # work rows of the MW variables
 
 
@@ -75,13 +76,15 @@ def _occupancy_bin(x, top):
 def _mw_bin(x, base, inv_width, n_bins):
     """MW bin of x: 0 below ``base`` (and NaN), 1..n_bins equal width, n_bins + 1 above.
 
-    Clamped by selects before int() (which is undefined for NaN, inf and out-of-range
-    values), so the loop vectorizes. x - base has the sign of the exact difference.
+    Clamped by selects before the cast (undefined for NaN, inf and out-of-range values),
+    so the loop vectorizes; y is in [-1, n_bins], where a cast to int32 truncates as one to
+    int64 does (AVX2 has a vector double -> int32 cast, none to int64). x - base has the
+    sign of the exact difference.
     """
     d = x - base
     y = d * inv_width if d >= 0.0 else -1.0
     y = y if y < n_bins else float(n_bins)
-    return int(y) + 1
+    return np.int64(np.int32(y)) + 1
 
 
 @jit_inline
@@ -184,14 +187,21 @@ def fold_occupancy(
         key_lo = _SIGN_OFF
         key_hi = -_SIGN_OFF - 1
         n_near = 0
+        n_wide = 0
         for i in range(nb):
             x = occupancy(work[ROW_SERVED, r, i], work[ROW_SUPPLY, r, i], work[ROW_REQUESTED, r, i])
             x = max_occupancy if full[r, i] != 0 else x
             xbuf[i] = x
-            fsum += np.int64(x * FIXED_POINT_SCALE + 0.5)
-            short = np.int64(x >= threshold)
-            n_short += short
-            rn = (run[r, i] + 1) * short
+            # fixed point by a vector cast to int32 where it is exact (|v| < 2**31: always
+            # for occupancies in [0, 1]); any other lane (never from valid priors) is added
+            # with the int64 cast after the loop
+            v = x * FIXED_POINT_SCALE + 0.5
+            ok = (v > -_TWO_31) & (v < _TWO_31)
+            fsum += np.int64(np.int32(v if ok else 0.0))
+            n_wide += 1 - np.int64(ok)
+            is_short = x >= threshold
+            n_short += np.int64(is_short)
+            rn = run[r, i] + 1 if is_short else np.int64(0)  # a select: AVX2 has no int64 mul
             run[r, i] = rn
             tm_i = tm[r, i]
             tm[r, i] = t_turn if (tm_i == 0) & (rn >= sustain) & can_turn else tm_i
@@ -201,13 +211,18 @@ def fold_occupancy(
             y = x * OCC_BINS_PER_UNIT
             y = y if y >= 0.0 else 0.0
             y = y if y <= f_top else f_top
-            k = int(y)
+            k = np.int64(np.int32(y))  # y in [0, top]: as int(y), in a vector cast (_mw_bin)
             frac = y - k
             n_near += np.int64((frac < _NEAR_EDGE) | (frac > 1.0 - _NEAR_EDGE))
             kbuf[i] = k
             key = _order_key(x)
             key_lo = min(key_lo, key)
             key_hi = max(key_hi, key)
+        if n_wide > 0:
+            for i in range(nb):
+                v = xbuf[i] * FIXED_POINT_SCALE + 0.5
+                if not ((v > -_TWO_31) & (v < _TWO_31)):
+                    fsum += np.int64(v)
         shortage[r, t] += n_short
         occ_fixed[r, t] += fsum
         if n_near > 0:
@@ -216,7 +231,7 @@ def fold_occupancy(
                 y = x * OCC_BINS_PER_UNIT
                 y = y if y >= 0.0 else 0.0
                 y = y if y <= f_top else f_top
-                k = int(y)
+                k = np.int64(np.int32(y))
                 frac = y - k
                 near = (frac < _NEAR_EDGE) | (frac > 1.0 - _NEAR_EDGE)
                 # near an edge, 1000 x is within 1e-9 of the integer kr: the bin is kr if x

@@ -92,11 +92,13 @@ def simulate_paths(
     firm = np.zeros((R, T, fb))
     deferred = np.zeros((R, T, fb))
     deferred_any = np.zeros((R1, T), dtype=np.int64)  # per block: some path has deferred MW
+    firm_any = np.zeros((R, T), dtype=np.int64)  # per block: rows of firm that can be nonzero
     year_end = m.turning_year_end
     sustain = 1 if year_end else m.sustain
     year_req = np.empty((m.profiles.shape[0], R, K, block))
     add = np.empty((R, T, block))
     work = np.empty((N_WORK_ROWS, R1, block))
+    work[ROW_DEFERRED, R] = 0.0  # national deferred demand: 0 unless pre-leases sum it
     xbuf = np.empty(block)
     occ_pend2 = pend.occupancy.reshape((R1 * T, -1))
     mw_pend2 = pend.mw.reshape((N_MW_VARS * R1 * T, -1))
@@ -126,7 +128,7 @@ def simulate_paths(
         )
         additions(m.proj_region, m.proj_capacity_mw, delivery, nb, add)
         if m.has_firm:
-            firm_requests(m, delivery, inputs.event_on, nb, firm, deferred, deferred_any)
+            firm_requests(m, delivery, inputs.event_on, nb, firm, deferred, firm_any, deferred_any)
         for r in range(R1):
             start = 1 if m.in_shortage_at_base[r] else 0
             for i in range(nb):
@@ -151,7 +153,7 @@ def simulate_paths(
                 nb,
                 work,
             )
-            national(work, nb)
+            national(work, nb, m.has_pre_lease)
             fold_occupancy(
                 work,
                 t,

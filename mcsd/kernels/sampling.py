@@ -36,9 +36,12 @@ from mcsd.kernels.layout import (
 )
 from mcsd.kernels.stream import path_key, uniform
 from mcsd.kernels.transforms import (
+    NDTR_APPROX_ERROR,
     fast_exp,
     fast_log_pos,
     ndtr,
+    ndtr_approx,
+    ndtri,
     ndtri_row,
     ppf_row,
     quantile_of_normal_row,
@@ -53,6 +56,16 @@ LANES = 128  # paths per pass over the inputs: scratch rows stay in L1/L2
 # 1). NaN (inf x 0) clamps to the late end. Every deviation a horizon can tell apart
 # (|shift| < 2**52 months) is left unchanged, so the numbers are those of the unclamped rule.
 MAX_SHIFT = 4503599627370496.0  # 2**52
+# Shared lateness decides "late" in uniform space (``_late_bounds``): a hall is late iff
+# its on-time uniform u exceeds ~Phi((thr - wp Zp - wr Zr) / c), known to within
+# NDTR_APPROX_ERROR. Outside a band of LATE_MARGIN around that bound the exact rule
+# (wp Zp + wr Zr + c ndtri(u) > thr, float64) agrees: |u - Phi(z*)| > 0.9 LATE_MARGIN puts
+# ndtri(u) > 2e-6 from z* (the normal density is < 0.4), which moves c ndtri(u) by more
+# than 2e-9 for c >= MIN_OWN_LOADING, while ndtri's and the sum's rounding stay below 1e-13.
+# Inside the band (a 2e-6 chance per hall) the exact rule is evaluated: the same bits.
+LATE_MARGIN = 1e-6
+MIN_OWN_LOADING = 1e-3  # below it (wp**2 + wr**2 near 1) the exact rule runs on every lane
+assert NDTR_APPROX_ERROR < 0.1 * LATE_MARGIN
 
 
 # --------------------------------------------------------------------------------------
@@ -103,6 +116,27 @@ def _factor_rows(code, params, u, z, n):
         else:
             for i in range(n):
                 z[p, i] = ppf_row(c, params, p, u[p, i])
+
+
+@jit
+def _late_bounds(m, zn, n, ub):
+    """ub[q, i] = ndtr_approx((thr - wp Zp - wr Zr) / c) for every (provider, region)
+    pair q of the halls with shared lateness on lane i: the on-time uniform above which
+    its halls are late (to within NDTR_APPROX_ERROR). zn (P + R, LANES): Zp then Zr."""
+    P = m.cancel_prob.shape[0]
+    for q in range(ub.shape[0]):
+        p = m.late_pair_provider[q]
+        r = m.late_pair_region[q]
+        wp = m.late_provider_loading[p]
+        wr = m.late_region_loading[p]
+        c = m.late_own_loading[p]
+        if (wp == 0.0 and wr == 0.0) or c < MIN_OWN_LOADING:
+            continue
+        inv_c = 1.0 / c
+        thr = m.late_threshold[p]
+        for i in range(n):
+            a = wp * zn[p, i] + wr * zn[P + r, i]
+            ub[q, i] = ndtr_approx((thr - a) * inv_c)
 
 
 @jit_inline
@@ -245,6 +279,7 @@ def _delivery_months(m, pk, n, col0, s, delivery_out, late_out):
         for p in range(zn.shape[0]):
             for i in range(n):
                 zn[p, i] = f[p, i]
+        _late_bounds(m, zn, n, s.pair_ub)
     _factor_rows(m.prov_factor_code, m.prov_factor_params, u[:P], f[:P], n)
     _factor_rows(m.region_factor_code, m.region_factor_params, u[P:], f[P:], n)
     pf = f[:P]
@@ -266,20 +301,40 @@ def _delivery_months(m, pk, n, col0, s, delivery_out, late_out):
             u_cancel[i] = uniform(kc[i], h_cancel)
         wp = m.late_provider_loading[p]
         wr = m.late_region_loading[p]
+        on = u_on_time
         if wp != 0.0 or wr != 0.0:
-            # late iff wp Zp + wr Zr + c Ej > ndtri(p_on_time); u_on_time is rewritten as 1
-            # (late) or 0 (on time) against on_time = 1/2, so the loops below stay as they are
-            ej = s.w[3]
-            ndtri_row(u_on_time, ej, n, s.idx, s.t)
+            # late iff wp Zp + wr Zr + c Ej > ndtri(p_on_time), Ej = ndtri(u_on_time): the
+            # flags (1 late, 0 on time) replace u_on_time against on_time = 1/2, so the
+            # loops below stay as they are
+            flags = s.w[3]
             c = m.late_own_loading[p]
             thr = m.late_threshold[p]
-            for i in range(n):
-                x = wp * zn[p, i] + wr * zn[P + r, i] + c * ej[i]
-                u_on_time[i] = 1.0 if x > thr else 0.0
+            if c >= MIN_OWN_LOADING:  # in uniform space, the exact rule near the bound
+                ub = s.pair_ub[m.late_pair[j]]
+                n_near = 0
+                for i in range(n):
+                    u = u_on_time[i]
+                    b = ub[i]
+                    flags[i] = 1.0 if u > b + LATE_MARGIN else 0.0
+                    sure = (u > b + LATE_MARGIN) | (u < b - LATE_MARGIN)
+                    n_near += 1 - np.int64(sure)
+                if n_near > 0:
+                    for i in range(n):
+                        u = u_on_time[i]
+                        b = ub[i]
+                        if not ((u > b + LATE_MARGIN) | (u < b - LATE_MARGIN)):
+                            x = wp * zn[p, i] + wr * zn[P + r, i] + c * ndtri(u)
+                            flags[i] = 1.0 if x > thr else 0.0
+            else:
+                ndtri_row(u_on_time, flags, n, s.idx, s.t)
+                for i in range(n):
+                    x = wp * zn[p, i] + wr * zn[P + r, i] + c * flags[i]
+                    flags[i] = 1.0 if x > thr else 0.0
+            on = flags
             on_time = 0.5
         if keep_late:
             for i in range(n):
-                late_out[j, col0 + i] = u_on_time[i] >= on_time
+                late_out[j, col0 + i] = on[i] >= on_time
         a = m.late_int_shape[p]
         if a > 0:
             neg_scale = -m.late_params[p, 3]
@@ -297,12 +352,12 @@ def _delivery_months(m, pk, n, col0, s, delivery_out, late_out):
             for i in range(n):
                 dev = neg_scale * late[i] * pf[p, i] * rf[r, i]
                 shift = np.int64(math.floor(_clamped_half_up(dev)))
-                d = max(1, sched + shift if u_on_time[i] >= on_time else sched)
+                d = max(1, sched + shift if on[i] >= on_time else sched)
                 delivery_out[j, col0 + i] = 0 if u_cancel[i] < cancel else d
         else:
             for i in range(n):
                 shift = 0
-                if u_on_time[i] >= on_time:
+                if on[i] >= on_time:
                     x = ppf_row(m.late_code[p], m.late_params, p, uniform(kd[i], h_late[0]))
                     shift = int(math.floor(_clamped_half_up(x * pf[p, i] * rf[r, i])))
                 d = max(1, sched + shift)
@@ -320,6 +375,7 @@ class _Scratch(NamedTuple):
     factor_u: np.ndarray  # (P + R, LANES) delay-factor uniforms
     factor_z: np.ndarray  # (P + R, LANES) their normals, then the factors
     factor_n: np.ndarray  # (P + R, LANES) the factors' normals (shared lateness)
+    pair_ub: np.ndarray  # (Q, LANES) late bounds of the (provider, region) pairs
     w: np.ndarray  # (4, LANES) per-item rows
     idx: np.ndarray  # (rows x LANES,) int64: ndtri tail positions
     t: np.ndarray  # (rows x LANES,) ndtri tail values
@@ -342,6 +398,7 @@ def _new_scratch(m):
         np.full((P + R, LANES), 0.5),
         np.empty((P + R, LANES)),
         np.empty((P + R, LANES)),
+        np.empty((m.late_pair_provider.shape[0], LANES)),
         np.empty((4, LANES)),
         np.empty(rows * LANES, dtype=np.int64),
         np.empty(rows * LANES),
@@ -370,6 +427,18 @@ def _events(m, keys, n, col0, s, event_out):
 
 
 @jit
+def _pin_deliveries(pin_delivery, n, col0, delivery_out):
+    """Set the delivery month of every pinned project (pin_delivery (J,) int64: -1 free, 0
+    cancelled, d >= 1 opened in month d) on lanes col0 .. col0+n-1. The shared delay
+    factors the hall's draw used are left as drawn."""
+    for j in range(pin_delivery.shape[0]):
+        d = pin_delivery[j]
+        if d >= 0:
+            for i in range(n):
+                delivery_out[j, col0 + i] = d
+
+
+@jit
 def _sample_paths(m, group_seed_keys, path0, n, out):
     """Inputs of paths path0 .. path0+n-1 into columns 0..n-1 of the ``Inputs`` arrays
     ``out``; optional outputs (market factor, late events, share ratios) are skipped when
@@ -388,6 +457,8 @@ def _sample_paths(m, group_seed_keys, path0, n, out):
                 pk[g, i] = path_key(gk, path0 + c0 + i)
         _demand_scales(m, pk, nb, c0, s, out.scale)
         _delivery_months(m, pk, nb, c0, s, out.delivery, out.late)
+        if m.has_pins:  # observed facts: the hall's own draws are replaced, not weighted
+            _pin_deliveries(m.pin_delivery, nb, c0, out.delivery)
         _events(m, pk[G_BUYER], nb, c0, s, out.event_on)
         if keep_z:
             for k in range(K):

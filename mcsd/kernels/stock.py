@@ -48,42 +48,57 @@ def additions(proj_region, proj_capacity_mw, delivery, nb, add):
 
 
 @jit
-def firm_requests(m, delivery, event_on, nb, firm, deferred, deferred_any):
+def firm_requests(m, delivery, event_on, nb, firm, deferred, firm_any, deferred_any):
     """firm (R, T, block): MW requested outside the increments per region, month and path;
     deferred (R, T, block): pre-leased MW waiting for a late hall; deferred_any (R + 1, T)
     int64: 1 where some path of the block has deferred demand (row R: the national sum).
+    firm_any (R, T) int64: 1 on the rows of firm that can be nonzero. Both flag arrays
+    also say which rows the previous block wrote: only those are zeroed again (firm and
+    deferred start as zeros).
 
     A pre-lease is requested in its hall's delivery month d (nothing when d > T); a
     cancelled hall's (delivery 0) at its scheduled month s; from s up to d - 1 it is
     deferred. A demand event adds its MW in its month on the paths where it happens
-    (event_on (E, block) 1.0 or 0.0).
+    (event_on (E, block) 1.0 or 0.0). Lanes without a request or deferral add +0.0, which
+    leaves every sum (of MW >= 0, from +0.0, in hall order) unchanged: the loops need no
+    branch, and the deferral loop over months runs across the block's lanes.
     """
-    firm[:, :, :] = 0.0
-    deferred[:, :, :] = 0.0
-    deferred_any[:, :] = 0
     T = firm.shape[1]
     R = firm.shape[0]
+    for r in range(R):
+        for t in range(T):
+            if firm_any[r, t] != 0:
+                firm[r, t, :] = 0.0
+                firm_any[r, t] = 0
+            if deferred_any[r, t] != 0:
+                deferred[r, t, :] = 0.0
+                deferred_any[r, t] = 0
+    deferred_any[R, :] = 0
     for j in range(m.pre_lease_mw.shape[0]):
         x = m.pre_lease_mw[j]
         if x > 0.0:
             r = m.proj_region[j]
             s = m.proj_scheduled[j]
+            d_max = 0
             for i in range(nb):
                 d = delivery[j, i]
-                if d == 0:
-                    if s <= T:
-                        firm[r, s - 1, i] += x
-                else:
-                    if d <= T:
-                        firm[r, d - 1, i] += x
-                    for t in range(s - 1, min(d, T + 1) - 1):
-                        deferred[r, t, i] += x
-                        deferred_any[r, t] = 1
-                        deferred_any[R, t] = 1
+                t = (s if d == 0 else d) - 1  # the request's month (cancelled: scheduled)
+                ok = t < T
+                t = t if ok else T - 1
+                firm[r, t, i] += x if ok else 0.0
+                firm_any[r, t] = 1
+                d_max = max(d_max, d)
+            # deferred from s - 1 while t + 1 < d (and t < T); the latest delivery bounds it
+            for t in range(s - 1, min(d_max, T + 1) - 1):
+                deferred_any[r, t] = 1
+                deferred_any[R, t] = 1
+                for i in range(nb):
+                    deferred[r, t, i] += x if delivery[j, i] > t + 1 else 0.0
     for e in range(m.event_mw.shape[0]):
         r = m.event_region[e]
         t = m.event_month[e] - 1
         x = m.event_mw[e]
+        firm_any[r, t] = 1
         for i in range(nb):
             firm[r, t, i] += x * event_on[e, i]
 
@@ -198,12 +213,14 @@ def serve_month(
 
 
 @jit
-def national(work, nb):
+def national(work, nb, deferred=True):
     """work[v, R, :nb] = the national supply, requested, served, unmet and deferred demand
     (rows ``STOCK_ROWS``): the regions' rows 0..R-1 summed in region order. work: (8, R + 1,
-    block)."""
+    block). ``deferred`` False skips the deferred row (no pre-leases: it stays 0)."""
     R = work.shape[1] - 1
     for v in STOCK_ROWS:
+        if v == ROW_DEFERRED and not deferred:
+            continue
         for i in range(nb):
             work[v, R, i] = 0.0
         for r in range(R):

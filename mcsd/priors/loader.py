@@ -47,7 +47,13 @@ from mcsd.priors.model import (
     month_number,
 )
 
-__all__ = ["PriorsError", "load_priors", "builtin_priors_dir", "SUPPORTED_DISTRIBUTIONS"]
+__all__ = [
+    "PriorsError",
+    "load_priors",
+    "builtin_priors_dir",
+    "builtin_priors_names",
+    "SUPPORTED_DISTRIBUTIONS",
+]
 
 STUDY_PRIORS = "cic2025.toml"
 
@@ -759,6 +765,14 @@ def _with_id(ctx: _Ctx, kind: str, path: str, item: dict[str, Any], spec: _Spec)
 def _validate(doc: dict[str, Any], file: str) -> dict[str, Any]:
     """Validate a parsed (and merged) priors document; return the ``Priors`` fields."""
     ctx = _Ctx(file)
+    if isinstance(doc, dict) and ("measurements" in doc or "facts" in doc):
+        key = "measurements" if "measurements" in doc else "facts"
+        ctx.fail(
+            key,
+            "is not a priors key: this looks like an observations file; pass it as "
+            "observations (mcsd run --observe FILE, simulate(..., observations=FILE))",
+            "[[" + key + "]]",
+        )
     top = _table(ctx, "", doc, _TOP)
     for path, value in _non_finite(doc):
         if isinstance(value, int):
@@ -949,6 +963,15 @@ def _spillover(ctx: _Ctx, raw: Any) -> tuple[tuple[float, ...], ...]:
 # ----------------------------------------------------------------------------- files
 
 
+def builtin_priors_names() -> list[str]:
+    """The names of the priors files shipped with mcsd (``priors/*.toml`` but the
+    observations files, ``observations*.toml``), sorted."""
+    folder = builtin_priors_dir()
+    if not folder.is_dir():
+        return []
+    return sorted(p.stem for p in folder.glob("*.toml") if not p.stem.startswith("observations"))
+
+
 def builtin_priors_dir() -> Path:
     """The folder of priors shipped with mcsd.
 
@@ -982,8 +1005,7 @@ def _resolve(path: str | os.PathLike[str] | None, relative_to: Path | None = Non
     for candidate in candidates:
         if candidate.is_file():
             return candidate.resolve()
-    builtin = builtin_priors_dir()
-    known = sorted(p.stem for p in builtin.glob("*.toml")) if builtin.is_dir() else []
+    known = builtin_priors_names()
     raise PriorsError(
         given.name,
         "",

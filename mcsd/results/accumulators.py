@@ -14,8 +14,9 @@ first (``mcsd.kernels.fold``).
 
 from __future__ import annotations
 
+import threading
 from collections import namedtuple
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -94,6 +95,48 @@ class Pending(NamedTuple):
             np.zeros(1, np.int64),
         )
 
+    @property
+    def clean(self) -> bool:
+        """No counts pending: every touched range empty (a flush leaves it so, zeroed)."""
+        return (
+            int(self.paths[0]) == 0
+            and bool((self.occupancy_touched[..., 1] < 0).all())
+            and bool((self.mw_touched[..., 1] < 0).all())
+        )
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self)
+
+
+# Flushed Pending scratch, kept for the next run of the same shapes: a flush leaves it
+# zeroed, so a run takes it as is instead of allocating (and faulting in) ~2.4 MB per
+# thread. Bounded in bytes; a thread that finds none allocates a new one.
+PENDING_POOL_BYTES = 64 * 2**20
+_pending_pool: dict[tuple[tuple[int, ...], tuple[int, ...]], list[Pending]] = {}
+_pending_pool_lock = threading.Lock()
+
+
+def take_pending(counts: Any) -> Pending:
+    """A clean ``Pending`` for ``counts``: a pooled one when there is one, else new."""
+    key = (counts.occupancy_hist.shape, counts.mw_hist.shape)
+    with _pending_pool_lock:
+        free = _pending_pool.get(key)
+        if free:
+            return free.pop()
+    return Pending.like(counts)
+
+
+def give_back_pending(pend: Pending) -> None:
+    """Return a clean ``pend`` to the pool (dropped when the pool is full or it is not)."""
+    if not pend.clean:
+        return
+    key = (pend.occupancy.shape, pend.mw.shape)
+    with _pending_pool_lock:
+        held = sum(p.nbytes for free in _pending_pool.values() for p in free)
+        if held + pend.nbytes <= PENDING_POOL_BYTES:
+            _pending_pool.setdefault(key, []).append(pend)
+
 
 _MERGE = {"sum": np.add, "min": np.minimum, "max": np.maximum}
 
@@ -107,15 +150,31 @@ class Accumulators:
         self._pending: Pending | None = None
 
     @classmethod
-    def empty(cls, sizes: Sizes) -> Accumulators:
+    def empty(cls, sizes: Sizes, shared: Mapping[str, np.ndarray] | None = None) -> Accumulators:
+        """No paths yet. ``shared``: arrays, by statistic name, to count into instead of
+        new ones (shared with other accumulators: see ``add_shared``)."""
+        shared = shared or {}
         # zeros come from calloc: pages of the 10 MB histograms a run never touches stay free
         arrays: list[np.ndarray] = [
-            np.zeros(s.shape(sizes), s.dtype)
+            shared[s.name]
+            if s.name in shared
+            else np.zeros(s.shape(sizes), s.dtype)
             if s.fill == 0
             else np.full(s.shape(sizes), s.fill, s.dtype)
             for s in STATISTICS
         ]
         return cls(0, Counts(*arrays))
+
+    @staticmethod
+    def empty_statistics(sizes: Sizes, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """Initial arrays of the statistics ``names`` (for ``empty(sizes, shared=...)``)."""
+        return {
+            s.name: np.full(s.shape(sizes), s.fill, s.dtype)
+            if s.fill
+            else np.zeros(s.shape(sizes), s.dtype)
+            for s in STATISTICS
+            if s.name in names
+        }
 
     @classmethod
     def from_arrays(cls, n_paths: int, arrays: dict[str, np.ndarray]) -> Accumulators:
@@ -135,10 +194,23 @@ class Accumulators:
 
     @property
     def pending(self) -> Pending:
-        """The uint16 scratch the kernels count into (allocated on first use)."""
+        """The uint16 scratch the kernels count into (taken on first use, ``take_pending``)."""
         if self._pending is None:
-            self._pending = Pending.like(self.counts)
+            self._pending = take_pending(self.counts)
         return self._pending
+
+    @property
+    def pending_paths(self) -> int:
+        """Paths whose histogram counts are pending (not yet flushed)."""
+        return 0 if self._pending is None else int(self._pending.paths[0])
+
+    def release_pending(self) -> None:
+        """Flush, and give the (now zeroed) pending scratch back to the pool for the next
+        run; a later record takes one again."""
+        self.flush()
+        pend, self._pending = self._pending, None
+        if pend is not None:
+            give_back_pending(pend)
 
     def flush(self) -> Accumulators:
         """Add counts the kernels left pending to the histograms."""
@@ -155,6 +227,18 @@ class Accumulators:
         self.n_paths += other.n_paths
         for stat, mine, theirs in zip(STATISTICS, self.counts, other.counts, strict=True):
             _MERGE[stat.merge](mine, theirs, out=mine)
+        return self
+
+    def add_shared(self, other: Accumulators) -> Accumulators:
+        """``+=`` for accumulators that count some statistics into the same arrays (made
+        with ``empty(sizes, shared=...)``): those already hold both sets of paths and are
+        left as they are; every other statistic merges as in ``+=``."""
+        self.flush()
+        other.flush()
+        self.n_paths += other.n_paths
+        for stat, mine, theirs in zip(STATISTICS, self.counts, other.counts, strict=True):
+            if mine is not theirs:
+                _MERGE[stat.merge](mine, theirs, out=mine)
         return self
 
     def __add__(self, other: Accumulators) -> Accumulators:

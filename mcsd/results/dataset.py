@@ -22,6 +22,7 @@ _COORD_NAMES = {
     QUANTILE: "quantile over paths",
     LEVEL: "occupancy level",
 }
+_REGION_NAME_TEXT = "region display name (from the priors)"
 
 
 def region_names(priors: Priors) -> list[str]:
@@ -39,15 +40,17 @@ def with_region_names(ds: xr.Dataset, priors: Priors) -> xr.Dataset:
     """``ds`` with the ``region_name`` coordinate on its region dimension."""
     names = np.array(region_display_names(priors), dtype=object)
     ds = ds.assign_coords({REGION_NAME: _variable((REGION,), names)})
-    ds[REGION_NAME].attrs["long_name"] = "region display name (from the priors)"
+    ds[REGION_NAME].attrs["long_name"] = _REGION_NAME_TEXT
     return ds
 
 
-def _variable(dims: tuple[str, ...], data: np.ndarray) -> xr.Variable:
+def _variable(
+    dims: tuple[str, ...], data: np.ndarray, attrs: dict[str, object] | None = None
+) -> xr.Variable:
     """A Variable of a plain numpy array, as is: xarray's general conversion (and its
     index building from arrays) checks for dask arrays, which imports dask (~0.4 s) on a
     machine that has it; mcsd's results never need it."""
-    return xr.Variable(dims, np.asarray(data), fastpath=True)
+    return xr.Variable(dims, np.asarray(data), attrs, fastpath=True)
 
 
 def coordinates(priors: Priors, quantiles: np.ndarray, levels: np.ndarray) -> dict:
@@ -70,19 +73,25 @@ def build_dataset(
     """The result Dataset: every row of ``RESULT_VARIABLES`` finalized (national last on
     the region axis), the per-path cubes of ``kept`` (vals (n, 4, R1, T), turning months
     (n, R1)) when given, and ``attrs`` (provenance) with the format marker."""
-    data_vars = {v.name: _variable(v.dims, v.finalize(finals)) for v in RESULT_VARIABLES}
-    ds = xr.Dataset(data_vars, coords=coordinates(priors, finals.quantiles, finals.levels))
+    data_vars = {}
     for v in RESULT_VARIABLES:
-        ds[v.name].attrs.update(long_name=v.long_name, units=v.units)
+        var_attrs: dict[str, object] = {"long_name": v.long_name, "units": v.units}
         if v.quantile_error is not None:
-            ds[v.name].attrs["max_quantile_error"] = v.quantile_error(finals.spec)
+            var_attrs["max_quantile_error"] = v.quantile_error(finals.spec)
+        data_vars[v.name] = _variable(v.dims, v.finalize(finals), var_attrs)
+    # one constructor call with every variable, coordinate and attribute: each later
+    # assign_coords or ds[name] access rebuilds indexes or a DataArray (~0.2 ms apiece)
+    coords: dict[str, object] = {}
+    for dim, index in coordinates(priors, finals.quantiles, finals.levels).items():
+        coords[dim] = xr.Variable(dim, index, {"long_name": _COORD_NAMES[dim]})
+    if kept is None:  # (with paths: region_name after path, as it always was)
+        names = np.array(region_display_names(priors), dtype=object)
+        coords[REGION_NAME] = _variable((REGION,), names, {"long_name": _REGION_NAME_TEXT})
+    ds_attrs = {**format_attrs("simulate"), **attrs}
+    ds_attrs.setdefault("Conventions", "CF-1.8")
+    ds = xr.Dataset(data_vars, coords=coords, attrs=ds_attrs)
     if kept is not None:
-        ds = with_paths(ds, *kept)
-    ds = with_region_names(ds, priors)
-    for dim, text in _COORD_NAMES.items():
-        ds[dim].attrs["long_name"] = text
-    ds.attrs.update({**format_attrs("simulate"), **attrs})
-    ds.attrs.setdefault("Conventions", "CF-1.8")
+        ds = with_region_names(with_paths(ds, *kept), priors)
     return ds
 
 

@@ -9,6 +9,7 @@ histogram is within one bin width of the sample quantile (``max_bin_width``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -29,8 +30,9 @@ class HistogramSpec:
     lo: np.ndarray  # (len(MW_VARIABLES), R+1, T) MW
     width: np.ndarray  # (len(MW_VARIABLES), R+1, T) MW
 
-    @property
+    @functools.cached_property
     def inv_width(self) -> np.ndarray:
+        """1 / width (computed once: every chunk of a run passes it to the kernels)."""
         return 1.0 / self.width
 
 
@@ -111,6 +113,23 @@ def max_bin_width(spec: HistogramSpec) -> dict[str, float]:
     return out
 
 
+# Quantile search in two levels: sums of blocks of bins (one pass over the histogram)
+# locate each quantile's block, and cumulative counts are formed only within the blocks a
+# quantile falls in. A cumsum, shift and search over every bin of every cell cost about
+# three times more, at any number of paths. Blocks are of a divisor of the bin count near
+# ``SEARCH_BLOCK`` (2002 MW bins: 14, 1001 occupancy bins: 13), so they are a free reshape.
+SEARCH_BLOCK = 8
+
+
+def _block_width(n_bins: int) -> int | None:
+    """The divisor of ``n_bins`` in [SEARCH_BLOCK / 2, 2 SEARCH_BLOCK] nearest to
+    ``SEARCH_BLOCK``; None when there is none (the search is then in one level)."""
+    divisors = [w for w in range(SEARCH_BLOCK // 2, 2 * SEARCH_BLOCK + 1) if n_bins % w == 0]
+    if n_bins < 2 * SEARCH_BLOCK or not divisors:
+        return None
+    return min(divisors, key=lambda w: (abs(w - SEARCH_BLOCK), w))
+
+
 def hist_quantiles(
     counts: np.ndarray,
     bin_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
@@ -123,10 +142,86 @@ def hist_quantiles(
     counts: (..., nbins); bin_at(k) -> (lower edge, width) of bins k (..., nq); vmin, vmax:
     (...). Returns (..., n_quantiles), clamped to the observed [min, max] (exact when every
     path has the same value).
+
+    Quantile q of a cell of n counts is in the first bin whose cumulative count reaches
+    ceil(q n) (the last bin when none does), at (q n - counts before it) / (counts in it)
+    of its width.
     """
+    n_bins = counts.shape[-1]
+    flat = counts.reshape(-1, n_bins)
+    q = np.asarray(quantiles, dtype=np.float64)
+    width = _block_width(n_bins)
+    if width is None or flat.dtype != np.int64 or flat.shape[0] == 0:
+        return _hist_quantiles_flat(counts, bin_at, vmin, vmax, q)
+    cells, nq, n_blocks = flat.shape[0], q.size, n_bins // width
+    blocks = flat.reshape(cells, n_blocks, width)
+    block_sum = np.einsum("cbw->cb", blocks)  # (cells, n_blocks), exact int64 sums
+    block_cum = np.cumsum(block_sum, axis=-1)
+    n = block_cum[:, -1:]  # (cells, 1): every bin's count, as cumsum(counts)[..., -1]
+    target = q * n  # (cells, nq)
+    rows = np.arange(cells)[:, None]
+    top = int(n.max(initial=0)) + 1
+    need: np.ndarray
+    if top <= (2**62) // cells:
+        # counts are integers, so cum >= target iff cum >= ceil(target); cell c's block
+        # counts (all in [0, n]) shifted by c (n + 1) make one non-decreasing array
+        need = np.ceil(target).astype(np.int64)
+        shift = rows * top
+        pos = np.searchsorted((block_cum + shift).ravel(), (need + shift).ravel(), side="left")
+        block = pos.reshape(cells, nq) - rows * n_blocks
+    else:  # weighted counts (up to 2**62 per cell): shifted cells would overflow int64
+        need = np.ceil(target)
+        block = np.count_nonzero(block_cum[:, None, :] < need[:, :, None], axis=-1)
+    # the block of the first bin that reaches ``need`` (the last block when none does)
+    block = np.minimum(block, n_blocks - 1)
+    before_block = np.take_along_axis(block_cum - block_sum, block, axis=-1)  # (cells, nq)
+    in_block = blocks[rows, block]  # (cells, nq, width)
+    cum = before_block[..., None] + np.cumsum(in_block, axis=-1)
+    k = np.count_nonzero(cum < need[..., None], axis=-1)  # cum is non-decreasing
+    idx = np.minimum(block * width + k, n_bins - 1)
+    k = (idx - block * width)[..., None]
+    in_bin = np.take_along_axis(in_block, k, axis=-1)[..., 0]
+    before = np.take_along_axis(cum, k, axis=-1)[..., 0] - in_bin
+    shape = counts.shape[:-1] + (nq,)
+    return _interpolate(
+        bin_at,
+        idx.reshape(shape),
+        target.reshape(shape),
+        before.reshape(shape),
+        in_bin.reshape(shape),
+        vmin,
+        vmax,
+    )
+
+
+def _interpolate(
+    bin_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    idx: np.ndarray,
+    target: np.ndarray,
+    before: np.ndarray,
+    in_bin: np.ndarray,
+    vmin: np.ndarray,
+    vmax: np.ndarray,
+) -> np.ndarray:
+    """Quantiles at ``target`` counts in bins ``idx`` holding ``in_bin`` counts after
+    ``before`` counts: linear within the bin, clamped to [vmin, vmax]."""
+    frac = np.where(in_bin > 0, (target - before) / np.maximum(in_bin, 1), 0.0)
+    bin_lo, bin_w = bin_at(idx)
+    value = bin_lo + frac * bin_w
+    return np.clip(value, vmin[..., None], vmax[..., None])
+
+
+def _hist_quantiles_flat(
+    counts: np.ndarray,
+    bin_at: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    vmin: np.ndarray,
+    vmax: np.ndarray,
+    q: np.ndarray,
+) -> np.ndarray:
+    """``hist_quantiles`` in one level: cumulative counts over every bin (few bins, other
+    dtypes)."""
     cum = np.cumsum(counts, axis=-1)
     n = cum[..., -1:]
-    q = np.asarray(quantiles, dtype=np.float64)
     target = q * n  # (..., nq)
     # the first bin whose cumulative count reaches the target, for every cell in one
     # search: counts are integers, so cum >= target iff cum >= ceil(target), and cell c's
@@ -134,19 +229,21 @@ def hist_quantiles(
     # make one non-decreasing array
     n_bins = counts.shape[-1]
     flat_cum = cum.reshape(-1, n_bins)
-    shift = np.arange(flat_cum.shape[0], dtype=np.int64)[:, None] * (int(n.max(initial=0)) + 1)
-    need = np.ceil(target.reshape(-1, q.size)).astype(np.int64) + shift
-    pos = np.searchsorted((flat_cum + shift).ravel(), need.ravel(), side="left")
-    idx = (pos.reshape(need.shape) - np.arange(flat_cum.shape[0])[:, None] * n_bins).reshape(
-        target.shape
-    )
-    idx = np.minimum(idx, n_bins - 1)
-    before = np.take_along_axis(cum, idx, axis=-1) - np.take_along_axis(counts, idx, axis=-1)
+    top = int(n.max(initial=0)) + 1
+    if top <= (2**62) // max(1, flat_cum.shape[0]):
+        shift = np.arange(flat_cum.shape[0], dtype=np.int64)[:, None] * top
+        need = np.ceil(target.reshape(-1, q.size)).astype(np.int64) + shift
+        pos = np.searchsorted((flat_cum + shift).ravel(), need.ravel(), side="left")
+        idx = pos.reshape(need.shape) - np.arange(flat_cum.shape[0])[:, None] * n_bins
+    else:  # weighted counts (up to 2**62 per cell): shifted cells would overflow int64
+        need = np.ceil(target.reshape(-1, q.size))
+        idx = np.empty(need.shape, np.int64)
+        for j in range(q.size):
+            idx[:, j] = np.count_nonzero(flat_cum < need[:, j : j + 1], axis=-1)
+    idx = np.minimum(idx.reshape(target.shape), n_bins - 1)
     in_bin = np.take_along_axis(counts, idx, axis=-1)
-    frac = np.where(in_bin > 0, (target - before) / np.maximum(in_bin, 1), 0.0)
-    bin_lo, bin_w = bin_at(idx)
-    value = bin_lo + frac * bin_w
-    return np.clip(value, vmin[..., None], vmax[..., None])
+    before = np.take_along_axis(cum, idx, axis=-1) - in_bin
+    return _interpolate(bin_at, idx, target, before, in_bin, vmin, vmax)
 
 
 def occupancy_quantiles(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import xarray as xr
 
@@ -87,6 +90,87 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
     return atomic_replace(path, write_to)
 
 
+class _DaskIfImported:
+    """Stands in for xarray's cached record of the dask module (``DuckArrayModule``), which
+    xarray builds on its first "is this a dask array?" test by importing dask.array (~1.5
+    s of a run's start-up). No value is a dask array before dask.array is imported, so
+    until then the answer is ``()``; afterwards, and for anything else, the real record."""
+
+    def __init__(self, real: Any) -> None:
+        self._make_real = real
+        self._real: Any = None
+
+    def _resolved(self) -> Any:
+        if self._real is None:
+            self._real = self._make_real("dask")
+        return self._real
+
+    @property
+    def type(self) -> tuple[type, ...]:
+        if self._real is None and "dask.array" not in sys.modules:
+            return ()
+        return self._resolved().type
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resolved(), name)
+
+
+def _defer_dask_detection() -> None:
+    """Let xarray test for dask arrays without importing dask (``_DaskIfImported``); a
+    no-op when xarray has already looked dask up or keeps its record elsewhere."""
+    try:
+        from xarray.namedarray import pycompat
+
+        cache = pycompat._cached_duck_array_modules
+        if "dask" not in cache:
+            cache["dask"] = _DaskIfImported(pycompat.DuckArrayModule)  # type: ignore[assignment]
+    except (ImportError, AttributeError):  # pragma: no cover - another xarray layout
+        pass
+
+
+_defer_dask_detection()
+
+
+def netcdf_image(ds: xr.Dataset) -> memoryview:
+    """The netCDF4 (HDF5, h5netcdf) file of ``ds``, built in memory.
+
+    ``Dataset.to_netcdf`` first asks dask which scheduler is active (to pick its write
+    lock), importing dask and dask.distributed (~1 s) whenever they are installed. A
+    Dataset without dask (chunked) variables is written in this thread whatever the
+    scheduler, so it goes through the same encoding and store directly
+    (``dump_to_store`` into an ``H5NetCDFStore``, with the lock of no scheduler): the
+    same bytes.
+    """
+    chunked = any(v.chunks is not None for v in ds.variables.values())
+    if chunked or ds.encoding.get("unlimited_dims"):
+        return ds.to_netcdf(engine="h5netcdf")
+    _check_netcdf_names_and_attrs(ds)
+    from xarray.backends import H5NetCDFStore
+    from xarray.backends.locks import HDF5_LOCK, combine_locks
+
+    buffer = io.BytesIO()
+    # the lock to_netcdf takes without a dask scheduler: HDF5's global one and the file's
+    # own (here a private buffer); asking for it by default would import dask
+    lock = combine_locks([HDF5_LOCK, threading.Lock()])
+    store = H5NetCDFStore.open(buffer, mode="w", lock=lock)
+    try:
+        ds.dump_to_store(store)
+    finally:
+        store.close()
+    return buffer.getbuffer()
+
+
+def _check_netcdf_names_and_attrs(ds: xr.Dataset) -> None:
+    """``to_netcdf``'s own checks of variable names and attribute values (its clear
+    TypeError for, e.g., a dict attribute), where this xarray has them."""
+    try:
+        from xarray.backends.writers import _validate_attrs, _validate_dataset_names
+    except ImportError:  # pragma: no cover - HDF5 then refuses what it cannot store
+        return
+    _validate_dataset_names(ds)
+    _validate_attrs(ds, "h5netcdf", False)
+
+
 def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     """Write ``ds`` to ``path`` atomically: a temporary file in the same folder, then rename.
 
@@ -96,7 +180,7 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
     interrupted (``KeyboardInterrupt``, ``SystemExit``, e.g. from a SIGTERM handler)
     removes the temporary file and leaves any earlier file at ``path`` intact.
     """
-    image = ds.to_netcdf(engine="h5netcdf")  # bytes (memoryview); HDF5 never sees the disk
+    image = netcdf_image(ds)  # bytes (memoryview); HDF5 never sees the disk
 
     def write_to(tmp: str) -> None:
         with open(tmp, "wb", buffering=0) as handle:

@@ -8,10 +8,11 @@ Adding a result variable is one row here (and, if it needs a new sufficient stat
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,10 +45,43 @@ class Finals:
     levels: np.ndarray
     month_year: np.ndarray
     in_shortage_at_base: np.ndarray
+    # weighted runs: ``acc`` is a ``WeightedView`` (n = the sum of weights) and ``squares``
+    # its squared-weight counts, for the ratio-estimator standard errors
+    squares: Any = None
 
     @property
     def n(self) -> int:
         return self.acc.n_paths
+
+    @property
+    def weighted(self) -> bool:
+        return self.squares is not None
+
+    def proportion_se(self, count: Callable[[Finals], np.ndarray]) -> np.ndarray:
+        """Standard error of count(self) / n: binomial, or for weighted counts the
+        ratio-estimator sqrt(sum w**2 (x - p)**2) / sum w."""
+        k = count(self)
+        if self.squares is None:
+            return binomial_se(k, self.n)
+        p = k / self.n
+        sq = dataclasses.replace(self, acc=self.squares, squares=None)
+        a, b = count(sq), self.squares.n_paths
+        # sum w**2 (x - p)**2 split by x = 1 (a) and x = 0 (b - a): two terms >= 0, no
+        # cancellation near p = 1
+        sq = a * (1.0 - p) ** 2 + (b - a) * p * p
+        return np.sqrt(sq * self.squares.scale) / float(self.n)
+
+    def wilson(self, count: Callable[[Finals], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Wilson 95% interval of count(self) / n; weighted: at each cell's effective
+        number of paths p (1 - p) / se**2 (the run's Kish ESS where se is 0)."""
+        k = count(self)
+        if self.squares is None:
+            return wilson_interval(k, self.n)
+        p = k / self.n
+        se = self.proportion_se(count)
+        ess = float(self.n) ** 2 / (self.squares.n_paths * self.squares.scale)
+        n_eff = np.where(se > 0, p * (1.0 - p) / np.where(se > 0, se, 1.0) ** 2, ess)
+        return wilson_interval(p * n_eff, n_eff)
 
     @functools.cached_property
     def year_last_month(self) -> np.ndarray:
@@ -92,6 +126,10 @@ class ResultVariable:
 
 
 # ---- the counts each probability is a ratio of -----------------------------------------
+
+
+def _shortage_count(f: Finals) -> np.ndarray:
+    return f.acc.shortage
 
 
 def _year_end_count(f: Finals) -> np.ndarray:
@@ -139,7 +177,7 @@ def _probability_rows(
             dims,
             f"Monte Carlo standard error of {name} (binomial)",
             "1",
-            lambda f: binomial_se(count(f), f.n),
+            lambda f: f.proportion_se(count),
         ),
     )
 
@@ -181,15 +219,15 @@ RESULT_VARIABLES: tuple[ResultVariable, ...] = (
     ),
     *_probability_rows(
         "p_shortage", RT, "probability of shortage (occupancy >= threshold)",
-        lambda f: f.acc.shortage,
+        _shortage_count,
     ),
     ResultVariable(
         "p_shortage_lo", RT, "Wilson 95% interval, lower bound of p_shortage", "1",
-        lambda f: wilson_interval(f.acc.shortage, f.n)[0],
+        lambda f: f.wilson(_shortage_count)[0],
     ),
     ResultVariable(
         "p_shortage_hi", RT, "Wilson 95% interval, upper bound of p_shortage", "1",
-        lambda f: wilson_interval(f.acc.shortage, f.n)[1],
+        lambda f: f.wilson(_shortage_count)[1],
     ),
     ResultVariable(
         "turning_point_cdf", RT,

@@ -241,6 +241,24 @@ def all_mechanisms_priors() -> Priors:
     )
 
 
+def two_regions(growth: float = 1.0, max_occupancy: float = 0.97) -> Priors:
+    """Two regions (yangtze, named "My Yangtze", and gba), one buyer, horizon 2026-12:
+    the plot tests' toy; ``growth`` scales the buyer's increments."""
+    increments = {
+        "yangtze": {2025: 200.0 * growth, 2026: 200.0 * growth},
+        "gba": {2025: 300.0 * growth, 2026: 300.0 * growth},
+    }
+    return make_priors(
+        [
+            model.Region("yangtze", "My Yangtze", demand_stock_mw=700, supply_stock_mw=1000),
+            region("gba", 500, 1000),
+        ],
+        [buyer("b1", increments=increments)],
+        horizon_month="2026-12",
+        max_occupancy=max_occupancy,
+    )
+
+
 def zero_width(priors: Priors) -> Priors:
     """``priors`` with every uncertain input exactly at its nominal value on every path."""
     buyers = tuple(

@@ -22,11 +22,11 @@ from mcsd.cli.main import (
     main,
 )
 from mcsd.engine.defaults import DEFAULT_PATHS, DEFAULT_SEED
-from mcsd.priors.loader import builtin_priors_dir, load_priors
+from mcsd.priors.loader import builtin_priors_dir, builtin_priors_names, load_priors
 from mcsd.results.io import read_result
 
 TINY = Path(__file__).parents[1] / "bad_priors" / "_base" / "tiny.toml"
-BUILTIN = sorted(p.stem for p in builtin_priors_dir().glob("*.toml"))
+BUILTIN = builtin_priors_names()
 
 
 def _run(argv: list[str], capsys) -> tuple[int, str, str]:

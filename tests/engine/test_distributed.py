@@ -150,3 +150,16 @@ def test_killed_worker_same_result(client, priors):
     assert "error" not in out, out.get("error")
     assert victim not in client.scheduler_info()["workers"]
     _same(out["ds"], local)
+
+
+def test_nowcast_on_two_workers_identical_to_local(client, priors):
+    """A weighted run's two passes as tasks: the same bits as locally (integer weights)."""
+    from mcsd.priors.observations import load_observations
+
+    obs = load_observations("observations_example", priors)
+    local = simulate(priors, 20_000, SEED, threads=2, observations=obs, progress=False)
+    remote = simulate(
+        priors, 20_000, SEED, observations=obs, client=client, batch_paths=8192, progress=False
+    )
+    _same(local, remote)
+    assert remote.attrs["effective_sample_size"] > 1000

@@ -15,7 +15,7 @@ import pytest
 import mcsd
 from mcsd.cli.main import main as cli_main
 from mcsd.priors import model
-from mcsd.priors.loader import PriorsError, builtin_priors_dir, load_priors
+from mcsd.priors.loader import PriorsError, builtin_priors_names, load_priors
 
 OLD = """\
 [meta]
@@ -282,7 +282,7 @@ def test_old_constructors_still_work() -> None:
     assert (j.pre_lease_buyer, j.pre_lease_mw) == (None, 0.0)
 
 
-@pytest.mark.parametrize("name", sorted(p.stem for p in builtin_priors_dir().glob("*.toml")))
+@pytest.mark.parametrize("name", builtin_priors_names())
 def test_builtin_priors_still_load(name: str) -> None:
     p = load_priors(name)
     assert p.turning_point in ("first_month", "year_end")
