@@ -95,10 +95,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Stand-alone entry (``python -m mcsd.cli.report``); ``mcsd report`` is the usual one."""
-    parser = argparse.ArgumentParser(prog="mcsd")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    return args.func(args)
+    from mcsd.cli.standalone import standalone
+
+    return standalone(register, argv)
 
 
 if __name__ == "__main__":
